@@ -1,0 +1,39 @@
+# cserve — the two commands of the quick start, and a few more.
+#   make run    installs what is missing, builds, and serves the seed's Counter on :8000
+#   make test   installs what is missing, builds, and runs the test suite
+PRESET ?= release
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: deps build run test test-asan test-tsan bench install clean
+
+deps:
+	@./scripts/install_deps.sh
+
+build: deps
+	@cmake --preset $(PRESET) >/dev/null
+	@cmake --build --preset $(PRESET)
+
+run: build
+	./build/$(PRESET)/examples/counter --host $(HOST) --port $(PORT)
+
+test: build
+	ctest --preset $(PRESET) -j2
+
+test-asan:
+	@$(MAKE) --no-print-directory test PRESET=asan-ubsan
+
+test-tsan:
+	@$(MAKE) --no-print-directory test PRESET=tsan
+
+bench:
+	@./scripts/install_deps.sh --bench
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release
+	./bench/http_counter.sh
+
+install: build
+	cmake --install build/$(PRESET) --prefix $(or $(PREFIX),/usr/local)
+
+clean:
+	rm -rf build

@@ -1,0 +1,12 @@
+// cserve/cserve.hpp — the umbrella header: everything a cserve user includes.
+#pragma once
+
+#include <cserve/deployment.hpp>
+#include <cserve/error.hpp>
+#include <cserve/http.hpp>
+#include <cserve/json.hpp>
+#include <cserve/replica_context.hpp>
+#include <cserve/resources.hpp>
+#include <cserve/routes.hpp>
+#include <cserve/serve.hpp>
+#include <cserve/status.hpp>

@@ -1,0 +1,143 @@
+// cserve/deployment.hpp — declaring deployments and binding them into applications.
+//
+//   auto app = cserve::deployment<Counter>().num_replicas(2).bind();
+//   auto fn  = cserve::deployment<&hello>().bind();        // a free function; name "hello"
+//
+// Deployment<T> is a value that records options; bind(args...) copies the constructor arguments
+// and yields an Application that Serve::run deploys. Every replica is constructed from its own
+// copy of the arguments.
+// Thread-safety: plain values; an Application may be shared and run from any thread.
+#pragma once
+
+#include <cserve/detail/callable.hpp>
+#include <cserve/detail/type_name.hpp>
+#include <cserve/json.hpp>
+#include <cserve/resources.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace cserve {
+
+// Options of one deployment. Defaults follow Ray Serve's.
+struct DeploymentOptions {
+  std::string name;                          // default: the class (or function) name
+  int num_replicas = 1;                      // >= 0
+  int max_ongoing_requests = 5;              // per replica, >= 1
+  int max_queued_requests = -1;              // per caller's router; -1 = unbounded; 0 = no queue
+  std::optional<Json> user_config;           // delivered to reconfigure(const Json&)
+  std::string version;                       // empty: derived from the class and bind arguments
+  std::optional<std::string> route_prefix;   // used when the app's RunOptions has none
+  Resources resources;                       // per replica; default 1 CPU
+  double graceful_shutdown_wait_loop_s = 2;  // how often a stopping replica checks for work left
+  double graceful_shutdown_timeout_s = 20;   // then it stops even with requests in flight
+};
+
+namespace detail {
+
+// A deployment with its options and a factory for its replicas, type-erased.
+struct DeploymentDef {
+  DeploymentOptions options;
+  std::string type_name;     // fully qualified, for messages
+  std::string code_version;  // changes when a redeploy must restart replicas
+  bool has_reconfigure = false;
+  ReplicaFactory factory;
+};
+
+// A stable fingerprint of bind arguments: JSON-convertible arguments by value, anything else as
+// "opaque", which makes every bind a new version (replicas restart on redeploy).
+std::string fingerprint(std::string_view type_name, const std::vector<std::string>& args);
+std::string opaque_argument();
+
+template <class A>
+std::string argument_fingerprint(const A& a) {
+  if constexpr (std::is_constructible_v<Json, const A&>) {
+    return Json(a).dump();
+  } else {
+    return opaque_argument();
+  }
+}
+
+}  // namespace detail
+
+// The result of bind(): an application graph ready for Serve::run.
+class Application {
+ public:
+  explicit Application(detail::DeploymentDef ingress)
+      : deployments_(std::make_shared<std::vector<detail::DeploymentDef>>(
+            std::vector<detail::DeploymentDef>{std::move(ingress)})) {}
+  // The ingress deployment (the one HTTP traffic reaches).
+  const detail::DeploymentDef& ingress() const { return deployments_->front(); }
+  const std::vector<detail::DeploymentDef>& deployments() const { return *deployments_; }
+
+ private:
+  std::shared_ptr<const std::vector<detail::DeploymentDef>> deployments_;
+};
+
+template <class T>
+class Deployment {
+  static_assert(detail::Servable<T>,
+                "a deployment class needs a call operator taking `const cserve::Request&` or "
+                "nothing, or a static routes(cserve::Routes<T>&)");
+
+ public:
+  explicit Deployment(std::string default_name) { options_.name = std::move(default_name); }
+
+  Deployment& name(std::string v) { options_.name = std::move(v); return *this; }
+  Deployment& num_replicas(int v) { options_.num_replicas = v; return *this; }
+  Deployment& max_ongoing_requests(int v) { options_.max_ongoing_requests = v; return *this; }
+  Deployment& max_queued_requests(int v) { options_.max_queued_requests = v; return *this; }
+  Deployment& user_config(Json v) { options_.user_config = std::move(v); return *this; }
+  Deployment& version(std::string v) { options_.version = std::move(v); return *this; }
+  Deployment& route_prefix(std::string v) { options_.route_prefix = std::move(v); return *this; }
+  Deployment& resources(Resources v) { options_.resources = std::move(v); return *this; }
+  Deployment& graceful_shutdown_wait_loop_s(double v) { options_.graceful_shutdown_wait_loop_s = v; return *this; }
+  Deployment& graceful_shutdown_timeout_s(double v) { options_.graceful_shutdown_timeout_s = v; return *this; }
+  // Replaces every option at once (the name included).
+  Deployment& options(DeploymentOptions v) { options_ = std::move(v); return *this; }
+  const DeploymentOptions& options() const { return options_; }
+
+  // Copies `args`; each replica is constructed as T(const Args&...).
+  template <class... Args>
+  Application bind(Args&&... args) const {
+    static_assert(std::is_constructible_v<T, const std::decay_t<Args>&...>,
+                  "bind(args...) must match a constructor of the deployment class");
+    detail::DeploymentDef def;
+    def.options = options_;
+    def.type_name = std::string(detail::full_type_name<T>());
+    def.code_version = options_.version.empty()
+                           ? detail::fingerprint(def.type_name, {detail::argument_fingerprint(args)...})
+                           : options_.version;
+    def.has_reconfigure = detail::HasReconfigure<T>;
+    def.factory = [stored = std::make_shared<const std::tuple<std::decay_t<Args>...>>(
+                       std::forward<Args>(args)...)]() -> std::unique_ptr<detail::ReplicaCallable> {
+      return std::apply(
+          [](const auto&... a) { return std::make_unique<detail::CallableFor<T>>(a...); }, *stored);
+    };
+    return Application(std::move(def));
+  }
+
+ private:
+  DeploymentOptions options_;
+};
+
+// A class deployment; its default name is the class name without namespaces.
+template <class T>
+Deployment<T> deployment() {
+  return Deployment<T>(detail::unqualified_name(detail::full_type_name<T>()));
+}
+
+// A free-function deployment: cserve::deployment<&hello>(); its default name is "hello".
+template <auto F>
+  requires std::is_invocable_v<decltype(F), const Request&> || std::is_invocable_v<decltype(F)>
+Deployment<detail::FunctionDeployment<F>> deployment() {
+  return Deployment<detail::FunctionDeployment<F>>(
+      detail::unqualified_name(detail::function_name<F>()));
+}
+
+}  // namespace cserve

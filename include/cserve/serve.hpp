@@ -1,0 +1,85 @@
+// cserve/serve.hpp — starting the runtime and running applications on it.
+//
+//   cserve::Serve serve = cserve::start({.http = {.host = "127.0.0.1", .port = 8000}});
+//   serve.run(cserve::deployment<Counter>().bind(), {.route_prefix = "/Counter"});
+//   serve.wait();   // until SIGINT or SIGTERM, then a graceful drain
+//
+// One Serve holds the controller, the HTTP proxy and every replica of this process.
+// Thread-safety: every member function may be called from any thread.
+#pragma once
+
+#include <cserve/deployment.hpp>
+#include <cserve/status.hpp>
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace cserve {
+
+struct HttpOptions {
+  std::string host = "127.0.0.1";
+  int port = 8000;                          // 0 = any free port (see Serve::http_port)
+  int io_threads = 1;                       // threads that parse, route and write HTTP
+  std::size_t max_body_bytes = 10u << 20;   // a larger body answers 413
+  std::size_t max_header_bytes = 16u << 10; // larger request headers answer 431
+  double header_timeout_s = 10;             // from a request's first byte to its last header byte
+  double body_timeout_s = 60;               // to read the whole body
+  double keep_alive_timeout_s = 5;          // an idle keep-alive connection is closed after this
+};
+
+struct ServeOptions {
+  HttpOptions http;
+  bool http_enabled = true;        // false: no proxy (handles only)
+  int worker_threads = 0;          // threads running replica code; 0 = one per core (at least 2)
+  std::optional<double> cpus;      // this node's CPUs for placement; default: the core count
+  double gpus = 0;                 // this node's GPUs (ids 0..gpus-1)
+  std::map<std::string, double> custom_resources;
+  double control_loop_period_s = 0.05;  // how often the controller reconciles
+};
+
+struct RunOptions {
+  std::string name = "default";             // the application's name
+  std::optional<std::string> route_prefix;  // default: the ingress deployment's, else "/"
+  std::optional<double> timeout_s;          // give up waiting for RUNNING after this
+};
+
+namespace detail {
+class Runtime;
+}
+
+class Serve {
+ public:
+  explicit Serve(std::unique_ptr<detail::Runtime> runtime);
+  Serve(Serve&&) noexcept;
+  Serve& operator=(Serve&&) noexcept;
+  ~Serve();  // shutdown()
+
+  // Deploys (or redeploys) an application and returns once it is RUNNING. Throws ConfigError for
+  // invalid options and DeployError when the app ends DEPLOY_FAILED or `timeout_s` passes; in
+  // both cases other applications keep serving. A redeploy is a rolling update.
+  void run(const Application& app, const RunOptions& options = {});
+  // Removes an application: its route goes at once, its replicas drain. Returns when gone.
+  // Throws ConfigError for an unknown name.
+  void delete_app(const std::string& name);
+  ServeStatus status() const;
+  // Blocks until SIGINT or SIGTERM (or shutdown() from another thread), then shuts down.
+  void wait();
+  // Stops accepting connections, finishes the requests in flight, stops every replica.
+  // Idempotent.
+  void shutdown();
+
+  const std::string& http_host() const;
+  int http_port() const;  // the bound port (useful with port 0)
+
+ private:
+  std::unique_ptr<detail::Runtime> runtime_;
+};
+
+// Starts the runtime in this process. Throws ConfigError for invalid options and Error when the
+// HTTP port cannot be bound.
+Serve start(const ServeOptions& options = {});
+
+}  // namespace cserve

@@ -1,0 +1,55 @@
+// cserve/status.hpp — the observable state of applications, deployments and replicas.
+// Names follow Ray Serve's status enums; PENDING is cserve's replica state for "placed nowhere
+// yet: waiting for resources".
+// Thread-safety: plain values (snapshots).
+#pragma once
+
+#include <cserve/json.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace cserve {
+
+enum class ApplicationStatus { NOT_STARTED, DEPLOYING, RUNNING, DEPLOY_FAILED, DELETING, UNHEALTHY };
+enum class DeploymentStatus { UPDATING, HEALTHY, UNHEALTHY, DEPLOY_FAILED, UPSCALING, DOWNSCALING };
+enum class ReplicaState { PENDING, STARTING, RUNNING, STOPPING };
+
+const char* to_string(ApplicationStatus s);
+const char* to_string(DeploymentStatus s);
+const char* to_string(ReplicaState s);
+
+struct ReplicaStatusInfo {
+  std::string replica_id;
+  ReplicaState state = ReplicaState::PENDING;
+  std::string version;
+  std::vector<int> gpu_ids;
+};
+
+struct DeploymentStatusInfo {
+  std::string name;
+  DeploymentStatus status = DeploymentStatus::UPDATING;
+  std::string message;
+  int target_replicas = 0;
+  std::vector<ReplicaStatusInfo> replicas;
+};
+
+struct ApplicationStatusInfo {
+  std::string name;
+  std::string route_prefix;
+  std::string ingress;  // the ingress deployment's name
+  ApplicationStatus status = ApplicationStatus::NOT_STARTED;
+  std::string message;
+  std::map<std::string, DeploymentStatusInfo> deployments;
+};
+
+struct ServeStatus {
+  std::string http_host;
+  int http_port = 0;
+  std::map<std::string, ApplicationStatusInfo> applications;
+};
+
+Json to_json(const ServeStatus& s);
+
+}  // namespace cserve

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages cserve needs to build, test and benchmark.
+# Idempotent: does nothing when every package is already present.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  libboost-dev libboost-system-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  curl
+)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(wrk python3-fastapi python3-uvicorn)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+echo "installing: ${missing[*]}"
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,67 @@
+#include <cserve/status.hpp>
+
+namespace cserve {
+
+const char* to_string(ApplicationStatus s) {
+  switch (s) {
+    case ApplicationStatus::NOT_STARTED: return "NOT_STARTED";
+    case ApplicationStatus::DEPLOYING: return "DEPLOYING";
+    case ApplicationStatus::RUNNING: return "RUNNING";
+    case ApplicationStatus::DEPLOY_FAILED: return "DEPLOY_FAILED";
+    case ApplicationStatus::DELETING: return "DELETING";
+    case ApplicationStatus::UNHEALTHY: return "UNHEALTHY";
+  }
+  return "UNKNOWN";
+}
+
+const char* to_string(DeploymentStatus s) {
+  switch (s) {
+    case DeploymentStatus::UPDATING: return "UPDATING";
+    case DeploymentStatus::HEALTHY: return "HEALTHY";
+    case DeploymentStatus::UNHEALTHY: return "UNHEALTHY";
+    case DeploymentStatus::DEPLOY_FAILED: return "DEPLOY_FAILED";
+    case DeploymentStatus::UPSCALING: return "UPSCALING";
+    case DeploymentStatus::DOWNSCALING: return "DOWNSCALING";
+  }
+  return "UNKNOWN";
+}
+
+const char* to_string(ReplicaState s) {
+  switch (s) {
+    case ReplicaState::PENDING: return "PENDING";
+    case ReplicaState::STARTING: return "STARTING";
+    case ReplicaState::RUNNING: return "RUNNING";
+    case ReplicaState::STOPPING: return "STOPPING";
+  }
+  return "UNKNOWN";
+}
+
+Json to_json(const ServeStatus& s) {
+  Json apps = Json::object();
+  for (const auto& [name, app] : s.applications) {
+    Json deps = Json::object();
+    for (const auto& [dname, d] : app.deployments) {
+      Json replicas = Json::array();
+      for (const auto& r : d.replicas) {
+        replicas.push_back({{"replica_id", r.replica_id},
+                            {"state", to_string(r.state)},
+                            {"version", r.version},
+                            {"gpu_ids", r.gpu_ids}});
+      }
+      deps[dname] = {{"name", d.name},
+                     {"status", to_string(d.status)},
+                     {"message", d.message},
+                     {"target_replicas", d.target_replicas},
+                     {"replicas", replicas}};
+    }
+    apps[name] = {{"name", app.name},
+                  {"route_prefix", app.route_prefix},
+                  {"ingress", app.ingress},
+                  {"status", to_string(app.status)},
+                  {"message", app.message},
+                  {"deployments", deps}};
+  }
+  return {{"http", {{"host", s.http_host}, {"port", s.http_port}}}, {"applications", apps}};
+}
+
+}  // namespace cserve

@@ -1,0 +1,37 @@
+// clock.hpp — injected time, so that control logic is tested without sleeping.
+// Thread-safety: SteadyClock is stateless; ManualClock is safe from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+
+namespace cserve {
+
+using TimePoint = std::chrono::steady_clock::time_point;
+using Duration = std::chrono::steady_clock::duration;
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual TimePoint now() const = 0;
+};
+
+class SteadyClock final : public Clock {
+ public:
+  TimePoint now() const override { return std::chrono::steady_clock::now(); }
+};
+
+class ManualClock final : public Clock {
+ public:
+  TimePoint now() const override { return TimePoint(Duration(ticks_.load())); }
+  void advance(Duration d) { ticks_ += d.count(); }
+
+ private:
+  std::atomic<Duration::rep> ticks_{0};
+};
+
+inline Duration seconds_to_duration(double s) {
+  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
+}
+
+}  // namespace cserve

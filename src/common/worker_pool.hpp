@@ -1,0 +1,42 @@
+// worker_pool.hpp — the threads that run replica code, and strands that serialise each
+// replica's work on them (a replica is an actor: its calls never overlap).
+// Thread-safety: post() and make_strand() are safe from any thread. stop() joins the threads;
+// call it once, from a thread that is not a worker.
+#pragma once
+
+#include "common/unique_function.hpp"
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace cserve {
+
+class Strand {
+ public:
+  virtual ~Strand() = default;
+  // Runs `fn` on a worker thread, after every function posted to this strand before it, and
+  // never at the same time as another function of this strand.
+  virtual void post(UniqueFunction<void()> fn) = 0;
+};
+
+class WorkerPool {
+ public:
+  explicit WorkerPool(int threads);
+  ~WorkerPool();
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  std::unique_ptr<Strand> make_strand();
+  void post(UniqueFunction<void()> fn);
+  // Runs what was posted, then joins the threads.
+  void stop();
+  int size() const { return static_cast<int>(threads_.size()); }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace cserve

@@ -1,0 +1,381 @@
+#include "proxy/http_proxy.hpp"
+
+#include "common/asio.hpp"
+#include "common/logging.hpp"
+#include "common/request_id.hpp"
+
+#include <cserve/error.hpp>
+#include <cserve/routes.hpp>
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+namespace cserve {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+class Connection;
+
+// What every connection of one proxy shares.
+struct Shared {
+  HttpOptions options;
+  std::atomic<std::shared_ptr<const RouteTable>> routes{std::make_shared<const RouteTable>(
+      std::vector<RouteTable::Entry>{})};
+  std::atomic<bool> draining{false};
+  std::mutex mu;
+  std::unordered_map<Connection*, std::weak_ptr<Connection>> connections;
+
+  std::chrono::steady_clock::duration timeout(double seconds) const {
+    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(seconds));
+  }
+};
+
+bool is_parse_error(const beast::error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_method).category();
+}
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {}
+
+  ~Connection() {
+    std::lock_guard lock(shared_.mu);
+    shared_.connections.erase(this);
+  }
+
+  void start() {
+    {
+      std::lock_guard lock(shared_.mu);
+      shared_.connections.emplace(this, weak_from_this());
+    }
+    read_request();
+  }
+
+  asio::any_io_executor executor() { return stream_.get_executor(); }
+
+  // Runs on the connection's thread: a connection waiting for its next request closes now.
+  void close_if_idle() {
+    if (idle_) stream_.cancel();
+  }
+
+ private:
+  void read_request() {
+    if (shared_.draining.load(std::memory_order_relaxed)) return close();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(shared_.options.max_header_bytes));
+    parser_->body_limit(shared_.options.max_body_bytes);
+    request_started_ = buffer_.size() > 0;
+    if (request_started_) return read_header();
+    // Keep-alive idle wait: the first bytes of the next request.
+    idle_ = true;
+    stream_.expires_after(shared_.timeout(shared_.options.keep_alive_timeout_s));
+    stream_.async_read_some(buffer_.prepare(8192),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->idle_ = false;
+                              if (ec) return self->close();  // idle timeout, EOF or shutdown
+                              self->buffer_.commit(n);
+                              self->request_started_ = true;
+                              self->read_header();
+                            });
+  }
+
+  void read_header() {
+    stream_.expires_after(shared_.timeout(shared_.options.header_timeout_s));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (ec) return self->on_read_error(ec);
+                              self->on_header();
+                            });
+  }
+
+  void on_header() {
+    const auto& req = parser_->get();
+    request_id_ = make_id(req);
+    stream_.expires_after(shared_.timeout(shared_.options.body_timeout_s));
+    if (beast::iequals(req[http::field::expect], "100-continue") && !parser_->is_done()) {
+      asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                          if (ec) return self->close();
+                          self->read_body();
+                        });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (ec) return self->on_read_error(ec);
+                       self->handle(self->parser_->release());
+                     });
+  }
+
+  std::string make_id(const http::request<http::string_body>& req) const {
+    auto it = req.find("X-Request-Id");
+    if (it != req.end() && is_acceptable_request_id(it->value())) return std::string(it->value());
+    return make_request_id();
+  }
+
+  void on_read_error(const beast::error_code& ec) {
+    if (request_id_.empty()) request_id_ = make_request_id();
+    if (ec == http::error::header_limit) {
+      return fail(431, "request headers exceed " + std::to_string(shared_.options.max_header_bytes) +
+                           " bytes");
+    }
+    if (ec == http::error::body_limit) {
+      return fail(413, "request body exceeds " + std::to_string(shared_.options.max_body_bytes) +
+                           " bytes");
+    }
+    if (ec == beast::error::timeout) {
+      if (request_started_) return fail(408, "request not received in time");
+      return close();
+    }
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+        !is_parse_error(ec)) {
+      return close();  // the client went away (or we are shutting down)
+    }
+    fail(400, "malformed request: " + ec.message());
+  }
+
+  void handle(http::request<http::string_body> req) {
+    keep_alive_ = req.keep_alive();
+    version_ = req.version();
+    std::string_view target = req.target();
+    if (target.empty() || target.front() != '/') {
+      return fail(400, "request target must be a path starting with '/'");
+    }
+    auto q = target.find('?');
+    std::string_view path = target.substr(0, q);
+    std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+
+    if (path.starts_with("/-/")) {
+      if (path == "/-/healthz") {
+        bool draining = shared_.draining.load(std::memory_order_relaxed);
+        return respond(Response::text(draining ? "draining" : "success", draining ? 503 : 200));
+      }
+      if (path == "/-/routes") return respond(Response::json(shared_.routes.load()->to_json()));
+    }
+
+    auto routes = shared_.routes.load();
+    RouteTable::Match m = routes->match(path);
+    if (m.entry == nullptr) {
+      return respond(error_response(404,
+                                    "no application is serving path '" + std::string(path) +
+                                        "'; see /-/routes for the routes",
+                                    request_id_));
+    }
+    Headers headers;
+    headers.reserve(8);
+    for (const auto& f : req) headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    Request creq(std::string(req.method_string()), std::string(m.rest), std::string(query),
+                 std::move(headers), std::move(req.body()));
+    detail::RequestAccess::set_ids(creq, std::string(path), request_id_);
+
+    m.entry->router->assign(std::move(creq), [self = shared_from_this()](Response r) mutable {
+      // On a worker thread: hand the response to the connection's own thread.
+      auto ex = self->stream_.get_executor();
+      asio::post(ex, [self = std::move(self), r = std::move(r)]() mutable { self->respond(std::move(r)); });
+    });
+  }
+
+  void respond(Response r) { write(std::move(r), /*close_after=*/false); }
+
+  void fail(int status, const std::string& message) {
+    keep_alive_ = false;
+    write(error_response(status, message, request_id_), /*close_after=*/true);
+  }
+
+  void write(Response r, bool close_after) {
+    bool close = close_after || !keep_alive_ || shared_.draining.load(std::memory_order_relaxed);
+    int status = r.status;
+    if (status < 100 || status > 599) {
+      CSERVE_LOG(kError, "proxy") << "request " << request_id_ << ": handler chose invalid status "
+                                  << status << "; answering 500";
+      r = error_response(500, "handler returned invalid HTTP status " + std::to_string(status),
+                         request_id_);
+    }
+    res_ = {};
+    res_.version(version_);
+    res_.result(static_cast<unsigned>(r.status));
+    res_.set(http::field::server, "cserve");
+    res_.set(http::field::content_type, r.content_type);
+    res_.set("X-Request-Id", request_id_);
+    for (auto& [k, v] : r.headers) res_.insert(k, v);
+    res_.body() = std::move(r.body);
+    res_.keep_alive(!close);
+    res_.prepare_payload();
+    stream_.expires_after(shared_.timeout(shared_.options.body_timeout_s));
+    http::async_write(stream_, res_,
+                      [self = shared_from_this(), close, lingering = close_after](
+                          beast::error_code ec, std::size_t) {
+                        self->request_id_.clear();
+                        if (ec) return self->close();
+                        if (lingering) return self->lingering_close();
+                        if (close) return self->close();
+                        self->read_request();
+                      });
+  }
+
+  // After an error answer the client may still be sending; read and drop its bytes for a
+  // moment so that closing does not reset the connection before it reads our answer.
+  void lingering_close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(1));
+    drain_some();
+  }
+
+  void drain_some() {
+    buffer_.consume(buffer_.size());
+    stream_.async_read_some(buffer_.prepare(16384),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (ec) return self->close();
+                              self->drain_some();
+                            });
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  Shared& shared_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> res_;
+  std::string request_id_;
+  unsigned version_ = 11;
+  bool keep_alive_ = true;
+  bool idle_ = false;
+  bool request_started_ = false;
+};
+
+}  // namespace
+
+struct HttpProxy::Impl {
+  explicit Impl(HttpOptions o) { shared.options = std::move(o); }
+
+  void accept() {
+    auto& io = *ios[next_io++ % ios.size()];
+    acceptor->async_accept(io.get_executor(), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+      if (ec) {
+        // Out of descriptors or a transient error: wait a little rather than spin.
+        CSERVE_LOG(kWarning, "proxy") << "accept failed: " << ec.message();
+        retry_timer->expires_after(std::chrono::milliseconds(100));
+        retry_timer->async_wait([this](beast::error_code e) {
+          if (!e) accept();
+        });
+        return;
+      }
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      std::make_shared<Connection>(std::move(socket), shared)->start();
+      accept();
+    });
+  }
+
+  Shared shared;
+  std::vector<std::unique_ptr<asio::io_context>> ios;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  std::vector<std::thread> threads;
+  std::optional<tcp::acceptor> acceptor;
+  std::optional<asio::steady_timer> retry_timer;
+  std::size_t next_io = 0;
+  int port = 0;
+  bool drained = false;
+  bool stopped = false;
+};
+
+HttpProxy::HttpProxy(HttpOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+HttpProxy::~HttpProxy() { stop(); }
+
+void HttpProxy::start() {
+  const auto& o = impl_->shared.options;
+  int n = std::max(1, o.io_threads);
+  for (int i = 0; i < n; ++i) {
+    impl_->ios.push_back(std::make_unique<asio::io_context>(1));
+    impl_->guards.push_back(asio::make_work_guard(*impl_->ios.back()));
+  }
+  beast::error_code ec;
+  auto address = asio::ip::make_address(o.host, ec);
+  if (ec) throw Error("http host '" + o.host + "' is not an IP address: " + ec.message());
+  tcp::endpoint endpoint(address, static_cast<unsigned short>(o.port));
+  auto& acceptor = impl_->acceptor.emplace(*impl_->ios[0]);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw Error("cannot listen on " + o.host + ":" + std::to_string(o.port) + ": " + ec.message());
+  }
+  impl_->port = acceptor.local_endpoint().port();
+  impl_->retry_timer.emplace(*impl_->ios[0]);
+  impl_->accept();
+  for (auto& io : impl_->ios) {
+    impl_->threads.emplace_back([io = io.get()] { io->run(); });
+  }
+}
+
+int HttpProxy::port() const { return impl_->port; }
+
+void HttpProxy::set_routes(std::shared_ptr<const RouteTable> routes) {
+  impl_->shared.routes.store(std::move(routes));
+}
+
+void HttpProxy::drain(Duration timeout) {
+  if (impl_->drained || impl_->ios.empty()) return;
+  impl_->drained = true;
+  impl_->shared.draining.store(true);
+  asio::post(*impl_->ios[0], [impl = impl_.get()] {
+    beast::error_code ec;
+    impl->acceptor->close(ec);
+    impl->retry_timer->cancel();
+  });
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    std::vector<std::shared_ptr<Connection>> alive;
+    {
+      std::lock_guard lock(impl_->shared.mu);
+      for (auto& [ptr, weak] : impl_->shared.connections) {
+        if (auto c = weak.lock()) alive.push_back(std::move(c));
+      }
+    }
+    if (alive.empty() || std::chrono::steady_clock::now() >= deadline) break;
+    for (auto& c : alive) {
+      asio::post(c->executor(), [c] { c->close_if_idle(); });
+    }
+    alive.clear();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+void HttpProxy::stop() {
+  if (impl_->stopped || impl_->ios.empty()) return;
+  impl_->stopped = true;
+  drain(Duration::zero());
+  for (auto& g : impl_->guards) g.reset();
+  for (auto& io : impl_->ios) io->stop();
+  for (auto& t : impl_->threads) {
+    if (t.joinable()) t.join();
+  }
+}
+
+}  // namespace cserve

@@ -1,0 +1,69 @@
+// router.hpp — sends a deployment's requests to its replicas.
+//
+// Replica choice is power of two choices over in-flight counts the router reads without a round
+// trip; a replica at max_ongoing_requests is skipped. When every replica is full (or none is
+// running yet) the request waits in a FIFO queue of at most max_queued_requests (-1: unbounded);
+// a full queue answers 503 at once. Each completion frees a slot and dispatches the queue's head.
+// Thread-safety: every member function is safe from any thread; the router's mutex guards the
+// replica set and the queue and is never held while user code or a completion runs.
+#pragma once
+
+#include "common/unique_function.hpp"
+#include "replica/replica.hpp"
+
+#include <cserve/http.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace cserve {
+
+class Router : public std::enable_shared_from_this<Router> {
+ public:
+  using Completion = Replica::Completion;
+
+  struct Config {
+    int max_ongoing_requests = 5;
+    int max_queued_requests = -1;
+  };
+
+  Router(std::string deployment, Config config, std::uint64_t seed);
+
+  // Dispatches `req` now, queues it, or answers 503 when the queue is full or the router closed.
+  void assign(Request req, Completion done);
+  // Replaces the routable replicas (those RUNNING) and the limits; dispatches what can go now.
+  void update(std::vector<std::shared_ptr<Replica>> replicas, Config config);
+  // Answers every queued request and every later one with 503 `reason` (the deployment was
+  // deleted, or failed with no replica left to serve) until reopen().
+  void close(const std::string& reason);
+  void reopen();
+
+  std::size_t queued() const;
+  std::size_t replica_count() const;
+
+ private:
+  struct Pending {
+    Request req;
+    Completion done;
+  };
+
+  std::shared_ptr<Replica> pick_locked();
+  void dispatch(std::shared_ptr<Replica> replica, Request req, Completion done);
+  void drain();
+
+  const std::string deployment_;
+  mutable std::mutex mu_;
+  Config config_;
+  std::vector<std::shared_ptr<Replica>> replicas_;
+  std::deque<Pending> queue_;
+  std::minstd_rand rng_;
+  bool closed_ = false;
+  std::string closed_reason_;
+};
+
+}  // namespace cserve

@@ -1,0 +1,153 @@
+#include "runtime/runtime.hpp"
+
+#include "common/asio.hpp"
+#include "common/logging.hpp"
+
+#include <cserve/error.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+
+namespace cserve::detail {
+namespace {
+
+void validate(const ServeOptions& o) {
+  auto positive = [](double v) { return std::isfinite(v) && v > 0; };
+  if (o.http.port < 0 || o.http.port > 65535) throw ConfigError("http.port must be 0..65535");
+  if (o.http.io_threads < 1) throw ConfigError("http.io_threads must be >= 1");
+  if (o.http.max_body_bytes == 0) throw ConfigError("http.max_body_bytes must be > 0");
+  if (o.http.max_header_bytes < 256) throw ConfigError("http.max_header_bytes must be >= 256");
+  if (!positive(o.http.header_timeout_s)) throw ConfigError("http.header_timeout_s must be > 0");
+  if (!positive(o.http.body_timeout_s)) throw ConfigError("http.body_timeout_s must be > 0");
+  if (!positive(o.http.keep_alive_timeout_s)) throw ConfigError("http.keep_alive_timeout_s must be > 0");
+  if (o.worker_threads < 0) throw ConfigError("worker_threads must be >= 0 (0 = one per core)");
+  if (o.cpus && !(std::isfinite(*o.cpus) && *o.cpus >= 0)) throw ConfigError("cpus must be >= 0");
+  if (!(std::isfinite(o.gpus) && o.gpus >= 0 && o.gpus == std::floor(o.gpus))) {
+    throw ConfigError("gpus must be a whole number >= 0");
+  }
+  for (const auto& [name, v] : o.custom_resources) {
+    if (!(std::isfinite(v) && v >= 0)) throw ConfigError("custom_resources[" + name + "] must be >= 0");
+  }
+  if (!positive(o.control_loop_period_s)) throw ConfigError("control_loop_period_s must be > 0");
+}
+
+int cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+NodeResources local_node(const ServeOptions& o) {
+  NodeResources n;
+  n.node_id = "local";
+  n.cpus = o.cpus.value_or(static_cast<double>(cores()));
+  n.gpus.assign(static_cast<std::size_t>(o.gpus), 1.0);
+  n.custom = o.custom_resources;
+  return n;
+}
+
+}  // namespace
+
+Runtime::Runtime(ServeOptions options) : options_(std::move(options)) {
+  validate(options_);
+  pool_ = std::make_unique<WorkerPool>(options_.worker_threads > 0 ? options_.worker_threads
+                                                                   : std::max(2, cores()));
+  if (options_.http_enabled) {
+    proxy_ = std::make_unique<HttpProxy>(options_.http);
+    proxy_->start();
+  }
+  ControllerOptions copts;
+  copts.nodes.push_back(local_node(options_));
+  copts.loop_period = seconds_to_duration(options_.control_loop_period_s);
+  controller_ = std::make_unique<Controller>(
+      std::move(copts), *pool_, clock_, [proxy = proxy_.get()](std::shared_ptr<const RouteTable> t) {
+        if (proxy) proxy->set_routes(std::move(t));
+      });
+  controller_->start();
+}
+
+Runtime::~Runtime() { shutdown(); }
+
+void Runtime::run(const Application& app, const RunOptions& options) {
+  AppSpec spec;
+  spec.name = options.name;
+  spec.route_prefix = options.route_prefix.value_or(app.ingress().options.route_prefix.value_or("/"));
+  spec.deployments = app.deployments();
+  std::optional<TimePoint> deadline;
+  if (options.timeout_s) {
+    if (!(*options.timeout_s >= 0)) throw ConfigError("timeout_s must be >= 0");
+    deadline = std::chrono::steady_clock::now() + seconds_to_duration(*options.timeout_s);
+  }
+  controller_->deploy(std::move(spec));
+  controller_->wait_running(options.name, deadline);
+}
+
+void Runtime::delete_app(const std::string& name) {
+  controller_->delete_app(name);
+  controller_->wait_deleted(name);
+}
+
+ServeStatus Runtime::status() const {
+  ServeStatus s = controller_->status();
+  s.http_host = options_.http.host;
+  s.http_port = http_port();
+  return s;
+}
+
+void Runtime::wait() {
+  asio::io_context io(1);
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([](const boost::system::error_code& ec, int signo) {
+    if (!ec) {
+      CSERVE_LOG(kInfo, "serve") << "received signal " << signo << "; shutting down";
+    }
+  });
+  {
+    std::lock_guard lock(mu_);
+    if (shut_down_) return;
+    waiting_ = &io;
+  }
+  io.run();
+  {
+    std::lock_guard lock(mu_);
+    waiting_ = nullptr;
+  }
+  shutdown();
+}
+
+void Runtime::shutdown() {
+  {
+    std::lock_guard lock(mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+    if (waiting_) waiting_->stop();
+  }
+  // Long enough for every replica's graceful_shutdown_timeout_s (Ray's default 20 s) to apply.
+  const Duration timeout = std::chrono::seconds(30);
+  if (proxy_) proxy_->drain(std::chrono::seconds(10));
+  controller_->shutdown(timeout);
+  pool_->stop();
+  if (proxy_) proxy_->stop();
+}
+
+}  // namespace cserve::detail
+
+namespace cserve {
+
+Serve::Serve(std::unique_ptr<detail::Runtime> runtime) : runtime_(std::move(runtime)) {}
+Serve::Serve(Serve&&) noexcept = default;
+Serve& Serve::operator=(Serve&&) noexcept = default;
+Serve::~Serve() {
+  if (runtime_) runtime_->shutdown();
+}
+
+void Serve::run(const Application& app, const RunOptions& options) { runtime_->run(app, options); }
+void Serve::delete_app(const std::string& name) { runtime_->delete_app(name); }
+ServeStatus Serve::status() const { return runtime_->status(); }
+void Serve::wait() { runtime_->wait(); }
+void Serve::shutdown() { runtime_->shutdown(); }
+const std::string& Serve::http_host() const { return runtime_->http_host(); }
+int Serve::http_port() const { return runtime_->http_port(); }
+
+Serve start(const ServeOptions& options) {
+  return Serve(std::make_unique<detail::Runtime>(options));
+}
+
+}  // namespace cserve

@@ -1,0 +1,53 @@
+// runtime.hpp — one process's cserve: worker pool, controller and HTTP proxy, wired together.
+// Serve (the public API) is a thin owner of a Runtime.
+//
+// Lifecycle:  start() --> serving --shutdown()--> stopped
+//   shutdown order: the proxy drains (stops accepting, finishes answers), the controller stops
+//   every replica gracefully, the worker pool joins (every completion has run), then the proxy's
+//   I/O threads join. Each component outlives the threads that call into it.
+// Thread-safety: every member function is safe from any thread.
+#pragma once
+
+#include "common/clock.hpp"
+#include "common/worker_pool.hpp"
+#include "controller/controller.hpp"
+#include "proxy/http_proxy.hpp"
+
+#include <cserve/serve.hpp>
+
+#include <memory>
+#include <mutex>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace cserve::detail {
+
+class Runtime {
+ public:
+  explicit Runtime(ServeOptions options);
+  ~Runtime();
+
+  void run(const Application& app, const RunOptions& options);
+  void delete_app(const std::string& name);
+  ServeStatus status() const;
+  void wait();
+  void shutdown();
+
+  const std::string& http_host() const { return options_.http.host; }
+  int http_port() const { return proxy_ ? proxy_->port() : 0; }
+
+ private:
+  const ServeOptions options_;
+  SteadyClock clock_;
+  std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<HttpProxy> proxy_;
+  std::unique_ptr<Controller> controller_;
+
+  std::mutex mu_;
+  bool shut_down_ = false;
+  boost::asio::io_context* waiting_ = nullptr;  // the io_context wait() runs, while it runs
+};
+
+}  // namespace cserve::detail
