@@ -346,7 +346,11 @@ void Controller::reconcile_deployment(AppRecord& app, DeploymentRecord& d, TimeP
     if (r->state == ReplicaState::RUNNING && !r->start_error.empty()) stop_replica(d, *r, now);
   }
 
-  // 5. Drain and stop.
+  // 5. Publish before draining: a STOPPING replica must be out of the router before its
+  //    in-flight count can be trusted to only fall.
+  publish_replicas(d);
+
+  // 6. Drain and stop.
   for (const auto& r : d.replicas) {
     if (r->state != ReplicaState::STOPPING || r->stop_posted || now < r->next_drain_check) continue;
     bool drained = r->replica->in_flight() == 0;
@@ -367,8 +371,6 @@ void Controller::reconcile_deployment(AppRecord& app, DeploymentRecord& d, TimeP
       wake();
     });
   }
-
-  publish_replicas(d);
 }
 
 void Controller::start_replica(const AppRecord& app, DeploymentRecord& d,

@@ -47,9 +47,12 @@ bool is_parse_error(const beast::error_code& ec) {
   return ec.category() == http::make_error_code(http::error::bad_method).category();
 }
 
+// One client connection. Every step runs on the connection's own I/O thread. Timeouts use one
+// lazily re-armed timer: setting a deadline is an assignment, and only an expiry does work.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {}
+  Connection(tcp::socket socket, Shared& shared)
+      : socket_(std::move(socket)), timer_(socket_.get_executor()), shared_(shared) {}
 
   ~Connection() {
     std::lock_guard lock(shared_.mu);
@@ -64,14 +67,40 @@ class Connection : public std::enable_shared_from_this<Connection> {
     read_request();
   }
 
-  asio::any_io_executor executor() { return stream_.get_executor(); }
+  asio::any_io_executor executor() { return socket_.get_executor(); }
 
   // Runs on the connection's thread: a connection waiting for its next request closes now.
   void close_if_idle() {
-    if (idle_) stream_.cancel();
+    if (idle_) close();
   }
 
  private:
+  using Clock = std::chrono::steady_clock;
+
+  void arm(double seconds) {
+    deadline_ = Clock::now() + shared_.timeout(seconds);
+    if (timer_waiting_) return;
+    timer_waiting_ = true;
+    timer_.expires_at(deadline_);
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) { self->on_timer(ec); });
+  }
+
+  void disarm() { deadline_ = Clock::time_point::max(); }
+
+  void on_timer(beast::error_code ec) {
+    timer_waiting_ = false;
+    if (ec || closed_ || deadline_ == Clock::time_point::max()) return;
+    if (Clock::now() < deadline_) {
+      timer_waiting_ = true;
+      timer_.expires_at(deadline_);
+      timer_.async_wait([self = shared_from_this()](beast::error_code e) { self->on_timer(e); });
+      return;
+    }
+    timed_out_ = true;
+    beast::error_code ignored;
+    socket_.cancel(ignored);  // the pending read or write completes with operation_aborted
+  }
+
   void read_request() {
     if (shared_.draining.load(std::memory_order_relaxed)) return close();
     parser_.emplace();
@@ -81,8 +110,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (request_started_) return read_header();
     // Keep-alive idle wait: the first bytes of the next request.
     idle_ = true;
-    stream_.expires_after(shared_.timeout(shared_.options.keep_alive_timeout_s));
-    stream_.async_read_some(buffer_.prepare(8192),
+    arm(shared_.options.keep_alive_timeout_s);
+    socket_.async_read_some(buffer_.prepare(8192),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                               self->idle_ = false;
                               if (ec) return self->close();  // idle timeout, EOF or shutdown
@@ -93,8 +122,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void read_header() {
-    stream_.expires_after(shared_.timeout(shared_.options.header_timeout_s));
-    http::async_read_header(stream_, buffer_, *parser_,
+    arm(shared_.options.header_timeout_s);
+    http::async_read_header(socket_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
                               if (ec) return self->on_read_error(ec);
                               self->on_header();
@@ -104,9 +133,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_header() {
     const auto& req = parser_->get();
     request_id_ = make_id(req);
-    stream_.expires_after(shared_.timeout(shared_.options.body_timeout_s));
+    arm(shared_.options.body_timeout_s);
     if (beast::iequals(req[http::field::expect], "100-continue") && !parser_->is_done()) {
-      asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+      asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
                         [self = shared_from_this()](beast::error_code ec, std::size_t) {
                           if (ec) return self->close();
                           self->read_body();
@@ -117,9 +146,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void read_body() {
-    http::async_read(stream_, buffer_, *parser_,
+    http::async_read(socket_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
                        if (ec) return self->on_read_error(ec);
+                       self->disarm();  // the replica's time is not the client's to bound
                        self->handle(self->parser_->release());
                      });
   }
@@ -140,7 +170,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return fail(413, "request body exceeds " + std::to_string(shared_.options.max_body_bytes) +
                            " bytes");
     }
-    if (ec == beast::error::timeout) {
+    if (timed_out_) {
+      timed_out_ = false;
       if (request_started_) return fail(408, "request not received in time");
       return close();
     }
@@ -187,7 +218,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
     m.entry->router->assign(std::move(creq), [self = shared_from_this()](Response r) mutable {
       // On a worker thread: hand the response to the connection's own thread.
-      auto ex = self->stream_.get_executor();
+      auto ex = self->socket_.get_executor();
       asio::post(ex, [self = std::move(self), r = std::move(r)]() mutable { self->respond(std::move(r)); });
     });
   }
@@ -200,6 +231,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void write(Response r, bool close_after) {
+    if (closed_) return;
     bool close = close_after || !keep_alive_ || shared_.draining.load(std::memory_order_relaxed);
     int status = r.status;
     if (status < 100 || status > 599) {
@@ -218,8 +250,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     res_.body() = std::move(r.body);
     res_.keep_alive(!close);
     res_.prepare_payload();
-    stream_.expires_after(shared_.timeout(shared_.options.body_timeout_s));
-    http::async_write(stream_, res_,
+    arm(shared_.options.body_timeout_s);
+    http::async_write(socket_, res_,
                       [self = shared_from_this(), close, lingering = close_after](
                           beast::error_code ec, std::size_t) {
                         self->request_id_.clear();
@@ -234,14 +266,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // moment so that closing does not reset the connection before it reads our answer.
   void lingering_close() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.expires_after(std::chrono::seconds(1));
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    arm(1.0);
     drain_some();
   }
 
   void drain_some() {
     buffer_.consume(buffer_.size());
-    stream_.async_read_some(buffer_.prepare(16384),
+    socket_.async_read_some(buffer_.prepare(16384),
                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
                               if (ec) return self->close();
                               self->drain_some();
@@ -249,21 +281,30 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void close() {
+    if (closed_) return;
+    closed_ = true;
+    disarm();
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    timer_.cancel(ec);
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
   }
 
-  beast::tcp_stream stream_;
+  tcp::socket socket_;
+  asio::steady_timer timer_;
   Shared& shared_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
   std::string request_id_;
+  Clock::time_point deadline_ = Clock::time_point::max();
   unsigned version_ = 11;
   bool keep_alive_ = true;
   bool idle_ = false;
   bool request_started_ = false;
+  bool timer_waiting_ = false;
+  bool timed_out_ = false;
+  bool closed_ = false;
 };
 
 }  // namespace

@@ -1,0 +1,374 @@
+// The in-process runtime through its public API and real HTTP on loopback.
+#include <cserve/cserve.hpp>
+
+#include "support/http_client.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace cserve {
+namespace {
+
+using test::HttpClient;
+
+Serve start_local(ServeOptions o = {}) {
+  o.http.port = 0;
+  if (!o.cpus) o.cpus = 16;
+  return start(o);
+}
+
+class Counter {
+ public:
+  Json operator()(const Request&) { return {{"count", ++count_}}; }
+
+ private:
+  int count_ = 0;
+};
+
+class RoutedCounter {
+ public:
+  static void routes(Routes<RoutedCounter>& r) {
+    r.get("/", &RoutedCounter::get).get("/incr", &RoutedCounter::incr).get("/decr", &RoutedCounter::decr);
+    r.post("/echo", &RoutedCounter::echo);
+  }
+  Json get() { return {{"count", count_}}; }
+  Json incr() { return {{"count", ++count_}}; }
+  Json decr() { return {{"count", --count_}}; }
+  Json echo(const Request& req) { return req.json(); }
+
+ private:
+  int count_ = 0;
+};
+
+std::atomic<int> g_constructions{0};
+struct Tracked {
+  Tracked() { ++g_constructions; }
+  Json operator()() { return get_replica_context().replica_id; }
+};
+
+struct Thrower {
+  Json operator()(const Request& req) {
+    if (req.path() == "/boom") throw std::runtime_error("kaboom");
+    if (req.path() == "/teapot") throw HttpError(418, "short and stout");
+    return "fine";
+  }
+};
+
+struct BadConstructor {
+  BadConstructor() { throw std::runtime_error("model file missing"); }
+  Json operator()() { return "never"; }
+};
+
+struct Gpu {
+  Json operator()() { return get_replica_context().gpu_ids; }
+};
+
+struct Configurable {
+  void reconfigure(const Json& c) { threshold_ = c.at("threshold").get<int>(); }
+  Json operator()() { return {{"threshold", threshold_}, {"replica", get_replica_context().replica_id}}; }
+
+ private:
+  int threshold_ = 0;
+};
+
+// Blocks every call until the test opens the gate.
+struct Gate {
+  static std::mutex mu;
+  static std::condition_variable cv;
+  static bool open;
+  static std::atomic<int> entered;
+  Json operator()() {
+    ++entered;
+    std::unique_lock lock(mu);
+    cv.wait(lock, [] { return open; });
+    return "through";
+  }
+  static void set(bool o) {
+    {
+      std::lock_guard lock(mu);
+      open = o;
+    }
+    cv.notify_all();
+  }
+};
+std::mutex Gate::mu;
+std::condition_variable Gate::cv;
+bool Gate::open = false;
+std::atomic<int> Gate::entered{0};
+
+Json hello(const Request& req) { return {{"hello", req.query("name").value_or("world")}}; }
+
+std::set<std::string> replica_ids(const Serve& serve, const std::string& app, const std::string& dep) {
+  std::set<std::string> ids;
+  const ServeStatus status = serve.status();
+  for (const auto& r : status.applications.at(app).deployments.at(dep).replicas) {
+    if (r.state == ReplicaState::RUNNING) ids.insert(r.replica_id);
+  }
+  return ids;
+}
+
+TEST(Serve, CounterCountsOverHttp) {
+  Serve serve = start_local();
+  serve.run(deployment<Counter>().bind(), {.route_prefix = "/Counter"});
+  HttpClient client(serve.http_port());
+  auto first = client.get("/Counter");
+  EXPECT_EQ(first.status, 200);
+  EXPECT_EQ(first.header("content-type"), "application/json");
+  EXPECT_EQ(Json::parse(first.body), (Json{{"count", 1}}));
+  EXPECT_FALSE(first.header("x-request-id").empty());
+  EXPECT_EQ(Json::parse(client.get("/Counter").body), (Json{{"count", 2}}));
+  auto mine = client.request("GET", "/Counter", "", {{"X-Request-Id", "my-id-42"}});
+  EXPECT_EQ(mine.header("x-request-id"), "my-id-42");
+  auto status = serve.status();
+  EXPECT_EQ(status.applications.at("default").status, ApplicationStatus::RUNNING);
+  EXPECT_EQ(status.applications.at("default").deployments.at("Counter").status, DeploymentStatus::HEALTHY);
+}
+
+TEST(Serve, RoutedCounterFollowsTheSeedTranscript) {
+  Serve serve = start_local();
+  serve.run(deployment<RoutedCounter>().name("Counter").bind(), {.route_prefix = "/Counter"});
+  HttpClient client(serve.http_port());
+  EXPECT_EQ(client.get("/Counter/").body, R"({"count":0})");
+  EXPECT_EQ(client.get("/Counter/incr").body, R"({"count":1})");
+  EXPECT_EQ(client.get("/Counter/decr").body, R"({"count":0})");
+  auto no_slash = client.get("/Counter");
+  EXPECT_EQ(no_slash.status, 200);  // the "/" route, no redirect
+  EXPECT_EQ(no_slash.body, R"({"count":0})");
+}
+
+TEST(Serve, RouteMissesAnswerJsonErrors) {
+  Serve serve = start_local();
+  serve.run(deployment<RoutedCounter>().bind(), {.route_prefix = "/c"});
+  HttpClient client(serve.http_port());
+  auto unknown_app = client.get("/nothing-here");
+  EXPECT_EQ(unknown_app.status, 404);
+  EXPECT_TRUE(Json::parse(unknown_app.body).contains("error"));
+  auto unknown_route = client.get("/c/nope");
+  EXPECT_EQ(unknown_route.status, 404);
+  auto body = Json::parse(unknown_route.body);
+  EXPECT_EQ(body["request_id"], unknown_route.header("x-request-id"));
+  auto wrong_method = client.request("DELETE", "/c/incr");
+  EXPECT_EQ(wrong_method.status, 405);
+  EXPECT_EQ(wrong_method.header("allow"), "GET");
+  auto bad_json = client.request("POST", "/c/echo", "{oops", {{"Content-Type", "application/json"}});
+  EXPECT_EQ(bad_json.status, 400);
+  EXPECT_NE(Json::parse(bad_json.body)["error"].get<std::string>().find("not valid JSON"), std::string::npos);
+  auto good_json = client.request("POST", "/c/echo", R"({"a":[1,2]})");
+  EXPECT_EQ(good_json.status, 200);
+  EXPECT_EQ(Json::parse(good_json.body), (Json{{"a", {1, 2}}}));
+}
+
+TEST(Serve, HandlerExceptionsBecomeErrorsAndTheReplicaServesOn) {
+  Serve serve = start_local();
+  serve.run(deployment<Thrower>().bind(), {.route_prefix = "/t"});
+  HttpClient client(serve.http_port());
+  auto boom = client.get("/t/boom");
+  EXPECT_EQ(boom.status, 500);
+  auto id = boom.header("x-request-id");
+  auto body = Json::parse(boom.body);
+  EXPECT_EQ(body["request_id"], id);
+  EXPECT_NE(body["error"].get<std::string>().find(id), std::string::npos);
+  auto teapot = client.get("/t/teapot");
+  EXPECT_EQ(teapot.status, 418);
+  EXPECT_EQ(Json::parse(teapot.body)["error"], "short and stout");
+  EXPECT_EQ(client.get("/t/ok").body, R"("fine")");
+}
+
+TEST(Serve, ConstructorFailureIsDeployFailedAndOtherAppsServe) {
+  Serve serve = start_local();
+  serve.run(deployment<Counter>().bind(), {.name = "good", .route_prefix = "/good"});
+  try {
+    serve.run(deployment<BadConstructor>().bind(), {.name = "bad", .route_prefix = "/bad"});
+    FAIL() << "expected DeployError";
+  } catch (const DeployError& e) {
+    EXPECT_NE(std::string(e.what()).find("model file missing"), std::string::npos) << e.what();
+  }
+  auto status = serve.status();
+  const auto& bad = status.applications.at("bad");
+  EXPECT_EQ(bad.status, ApplicationStatus::DEPLOY_FAILED);
+  EXPECT_NE(bad.message.find("model file missing"), std::string::npos);
+  EXPECT_EQ(bad.deployments.at("BadConstructor").status, DeploymentStatus::DEPLOY_FAILED);
+  HttpClient client(serve.http_port());
+  EXPECT_EQ(client.get("/good").body, R"({"count":1})");
+  auto failed = client.get("/bad");
+  EXPECT_EQ(failed.status, 503);  // answered at once, not left hanging
+  EXPECT_NE(failed.body.find("model file missing"), std::string::npos);
+  // A fixed redeploy recovers the app.
+  serve.run(deployment<Counter>().name("BadConstructor").bind(), {.name = "bad", .route_prefix = "/bad"});
+  EXPECT_EQ(client.get("/bad").body, R"({"count":1})");
+}
+
+TEST(Serve, ChangingNumReplicasRestartsNoSurvivor) {
+  g_constructions = 0;
+  Serve serve = start_local();
+  auto dep = [](int n) { return deployment<Tracked>().num_replicas(n).resources({.cpus = 0.5}).bind(); };
+  serve.run(dep(1), {.route_prefix = "/t"});
+  auto one = replica_ids(serve, "default", "Tracked");
+  ASSERT_EQ(one.size(), 1u);
+  serve.run(dep(4), {.route_prefix = "/t"});
+  auto four = replica_ids(serve, "default", "Tracked");
+  ASSERT_EQ(four.size(), 4u);
+  EXPECT_TRUE(std::includes(four.begin(), four.end(), one.begin(), one.end()));
+  serve.run(dep(2), {.route_prefix = "/t"});
+  auto two = replica_ids(serve, "default", "Tracked");
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_TRUE(std::includes(four.begin(), four.end(), two.begin(), two.end()));
+  EXPECT_EQ(g_constructions.load(), 4);
+  // Traffic reaches only the survivors.
+  HttpClient client(serve.http_port());
+  for (int i = 0; i < 20; ++i) {
+    auto id = Json::parse(client.get("/t").body).get<std::string>();
+    EXPECT_TRUE(two.count(id)) << id;
+  }
+}
+
+TEST(Serve, RedeployWithAnotherClassRollsReplicasAndResetsState) {
+  Serve serve = start_local();
+  serve.run(deployment<Counter>().graceful_shutdown_wait_loop_s(0.05).bind(), {.route_prefix = "/Counter"});
+  HttpClient client(serve.http_port());
+  EXPECT_EQ(client.get("/Counter").body, R"({"count":1})");
+  EXPECT_EQ(client.get("/Counter").body, R"({"count":2})");
+  auto before = replica_ids(serve, "default", "Counter");
+  serve.run(deployment<RoutedCounter>().name("Counter").bind(), {.route_prefix = "/Counter"});
+  auto after = replica_ids(serve, "default", "Counter");
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_NE(*before.begin(), *after.begin());
+  EXPECT_EQ(client.get("/Counter/").body, R"({"count":0})");
+  EXPECT_EQ(client.get("/Counter/incr").body, R"({"count":1})");
+}
+
+TEST(Serve, ReplicaThatFitsNowhereStaysPendingWithAReason) {
+  Serve serve = start_local({.cpus = 2});
+  try {
+    serve.run(deployment<Counter>().resources({.cpus = 4}).bind(), {.route_prefix = "/big", .timeout_s = 0.5});
+    FAIL() << "expected DeployError";
+  } catch (const DeployError& e) {
+    EXPECT_NE(std::string(e.what()).find("needs {CPU: 4}"), std::string::npos) << e.what();
+  }
+  auto d = serve.status().applications.at("default").deployments.at("Counter");
+  ASSERT_EQ(d.replicas.size(), 1u);
+  EXPECT_EQ(d.replicas[0].state, ReplicaState::PENDING);
+  EXPECT_NE(d.message.find("CPU 4 > free 2"), std::string::npos) << d.message;
+  serve.delete_app("default");
+  EXPECT_TRUE(serve.status().applications.empty());
+}
+
+TEST(Serve, GpuIdsReachTheReplicaContext) {
+  Serve serve = start_local({.gpus = 2});
+  serve.run(deployment<Gpu>().num_replicas(3).resources({.cpus = 1, .gpus = 0.5}).bind(), {.route_prefix = "/gpu"});
+  std::multiset<int> used;
+  const ServeStatus status = serve.status();
+  for (const auto& r : status.applications.at("default").deployments.at("Gpu").replicas) {
+    ASSERT_EQ(r.gpu_ids.size(), 1u);
+    used.insert(r.gpu_ids[0]);
+  }
+  EXPECT_EQ(used, (std::multiset<int>{0, 0, 1}));
+  HttpClient client(serve.http_port());
+  auto ids = Json::parse(client.get("/gpu").body);
+  ASSERT_EQ(ids.size(), 1u);
+  EXPECT_TRUE(ids[0] == 0 || ids[0] == 1);
+}
+
+TEST(Serve, FullQueueAnswers503) {
+  Gate::set(false);
+  Gate::entered = 0;
+  Serve serve = start_local();
+  serve.run(deployment<Gate>().max_ongoing_requests(1).max_queued_requests(1).bind(), {.route_prefix = "/g"});
+  int port = serve.http_port();
+  auto call = [port] { return HttpClient(port).get("/g"); };
+  auto a = std::async(std::launch::async, call);
+  while (Gate::entered.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // One of b and c is queued; the other finds the queue full and is answered at once.
+  auto b = std::async(std::launch::async, call);
+  auto c = std::async(std::launch::async, call);
+  auto ready = [](auto& f) { return f.wait_for(std::chrono::milliseconds(5)) == std::future_status::ready; };
+  for (int i = 0; i < 1000 && !ready(b) && !ready(c); ++i) {
+  }
+  Gate::set(true);
+  EXPECT_EQ(a.get().status, 200);
+  auto rb = b.get();
+  auto rc = c.get();
+  auto rejected = rb.status == 503 ? rb : rc;
+  EXPECT_EQ(std::min(rb.status, rc.status), 200);
+  EXPECT_EQ(rejected.status, 503);
+  EXPECT_NE(Json::parse(rejected.body)["error"].get<std::string>().find("max_queued_requests"), std::string::npos);
+}
+
+TEST(Serve, DeleteAppRemovesItsRoute) {
+  Serve serve = start_local();
+  serve.run(deployment<Counter>().bind(), {.name = "a", .route_prefix = "/a"});
+  serve.run(deployment<Counter>().bind(), {.name = "b", .route_prefix = "/b"});
+  HttpClient client(serve.http_port());
+  EXPECT_EQ(client.get("/a").status, 200);
+  serve.delete_app("a");
+  EXPECT_EQ(client.get("/a").status, 404);
+  EXPECT_EQ(client.get("/b").status, 200);
+  EXPECT_THROW(serve.delete_app("a"), ConfigError);
+  EXPECT_EQ(Json::parse(client.get("/-/routes").body), (Json{{"/b", "b"}}));
+}
+
+TEST(Serve, InvalidOptionsAreConfigErrorsNamingTheField) {
+  Serve serve = start_local();
+  serve.run(deployment<Counter>().bind(), {.name = "a", .route_prefix = "/a"});
+  auto message = [&](const Application& app, RunOptions o) -> std::string {
+    try {
+      serve.run(app, o);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_NE(message(deployment<Counter>().bind(), {.name = "b", .route_prefix = "/a"}).find("already used"), std::string::npos);
+  EXPECT_NE(message(deployment<Counter>().bind(), {.name = "b", .route_prefix = "b"}).find("must start with '/'"), std::string::npos);
+  EXPECT_NE(message(deployment<Counter>().max_ongoing_requests(0).bind(), {.name = "b"}).find("max_ongoing_requests"), std::string::npos);
+  EXPECT_NE(message(deployment<Counter>().num_replicas(-1).bind(), {.name = "b"}).find("num_replicas"), std::string::npos);
+  EXPECT_NE(message(deployment<Counter>().resources({.gpus = 1.5}).bind(), {.name = "b"}).find("resources.gpus"), std::string::npos);
+  EXPECT_NE(message(deployment<Counter>().user_config({{"x", 1}}).bind(), {.name = "b"}).find("reconfigure"), std::string::npos);
+  EXPECT_THROW(start_local({.worker_threads = -1}), ConfigError);
+  // Nothing of the failed calls was deployed.
+  EXPECT_EQ(serve.status().applications.size(), 1u);
+}
+
+TEST(Serve, UserConfigChangesReconfigureInPlace) {
+  Serve serve = start_local();
+  serve.run(deployment<Configurable>().user_config({{"threshold", 1}}).bind(), {.route_prefix = "/c"});
+  HttpClient client(serve.http_port());
+  auto first = Json::parse(client.get("/c").body);
+  EXPECT_EQ(first["threshold"], 1);
+  serve.run(deployment<Configurable>().user_config({{"threshold", 2}}).bind(), {.route_prefix = "/c"});
+  Json second;
+  for (int i = 0; i < 200; ++i) {  // delivered by the next reconcile tick
+    second = Json::parse(client.get("/c").body);
+    if (second["threshold"] == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(second["threshold"], 2);
+  EXPECT_EQ(second["replica"], first["replica"]);  // the same replica: nothing restarted
+}
+
+TEST(Serve, FunctionDeploymentsServeOverHttp) {
+  Serve serve = start_local();
+  serve.run(deployment<&hello>().bind(), {.route_prefix = "/hello"});
+  HttpClient client(serve.http_port());
+  EXPECT_EQ(client.get("/hello?name=cserve").body, R"({"hello":"cserve"})");
+  EXPECT_EQ(serve.status().applications.at("default").ingress, "hello");
+}
+
+TEST(Serve, ShutdownIsIdempotentAndStopsServing) {
+  Serve serve = start_local();
+  serve.run(deployment<Counter>().bind());
+  int port = serve.http_port();
+  EXPECT_EQ(HttpClient(port).get("/").status, 200);
+  serve.shutdown();
+  serve.shutdown();
+  EXPECT_ANY_THROW(HttpClient(port).get("/"));
+}
+
+}  // namespace
+}  // namespace cserve

@@ -1,0 +1,50 @@
+// http_client.hpp — test helpers that talk to a server the way clients do: a keep-alive HTTP/1.1
+// client (Beast, synchronous) and a raw-bytes exchange for malformed input.
+// Thread-safety: one HttpClient per thread.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace cserve::test {
+
+struct HttpResult {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  bool keep_alive = true;
+
+  std::string header(const std::string& lower_name) const {
+    auto it = headers.find(lower_name);
+    return it == headers.end() ? "" : it->second;
+  }
+};
+
+class HttpClient {
+ public:
+  explicit HttpClient(int port, std::string host = "127.0.0.1");
+  ~HttpClient();
+  // Sends one request on the kept-alive connection (reconnecting if the server closed it).
+  HttpResult request(const std::string& method, const std::string& target,
+                     const std::string& body = "",
+                     const std::vector<std::pair<std::string, std::string>>& headers = {});
+  HttpResult get(const std::string& target) { return request("GET", target); }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Connects, writes `bytes`, optionally half-closes, and returns everything the server sends
+// until it closes the connection or `timeout` passes.
+std::string raw_exchange(int port, const std::string& bytes,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                         bool half_close = false);
+
+// The status code of the first response in raw bytes ("HTTP/1.1 413 ..." -> 413), or 0.
+int first_status(const std::string& raw);
+
+}  // namespace cserve::test

@@ -1,0 +1,147 @@
+// Router logic with replicas on a manual strand: no threads, every step explicit.
+#include "router/router.hpp"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+
+namespace cserve {
+namespace {
+
+struct TaskQueue {
+  std::deque<UniqueFunction<void()>> tasks;
+  void run_all() {
+    while (!tasks.empty()) run_one();
+  }
+  void run_one() {
+    auto t = std::move(tasks.front());
+    tasks.pop_front();
+    t();
+  }
+};
+
+class QueueStrand final : public Strand {
+ public:
+  explicit QueueStrand(std::shared_ptr<TaskQueue> q) : q_(std::move(q)) {}
+  void post(UniqueFunction<void()> fn) override { q_->tasks.push_back(std::move(fn)); }
+
+ private:
+  std::shared_ptr<TaskQueue> q_;
+};
+
+struct Echo {
+  Json operator()(const Request& r) { return r.path(); }
+};
+
+struct Fixture {
+  std::shared_ptr<TaskQueue> queue = std::make_shared<TaskQueue>();
+  std::vector<std::shared_ptr<Replica>> replicas;
+  std::vector<std::pair<std::string, int>> answers;  // (body, status) in completion order
+
+  std::shared_ptr<Replica> add_replica(const std::string& id) {
+    auto def = deployment<Echo>().bind().ingress();
+    auto r = std::make_shared<Replica>(ReplicaContext{"app", "Echo", id, {}, {}},
+                                       std::make_unique<QueueStrand>(queue), def.factory);
+    r->start(std::nullopt, [](std::string e) { ASSERT_EQ(e, ""); });
+    queue->run_all();
+    replicas.push_back(r);
+    return r;
+  }
+
+  Router::Completion record() {
+    return [this](Response r) { answers.emplace_back(r.body, r.status); };
+  }
+};
+
+TEST(Router, QueuesBeyondMaxOngoingAndDrainsInOrder) {
+  Fixture f;
+  auto router = std::make_shared<Router>("Echo", Router::Config{2, -1}, 1);
+  router->update({f.add_replica("a")}, {2, -1});
+  for (const char* p : {"/1", "/2", "/3", "/4"}) router->assign(Request("GET", p), f.record());
+  EXPECT_EQ(f.replicas[0]->in_flight(), 2);
+  EXPECT_EQ(router->queued(), 2u);
+  f.queue->run_one();  // /1 completes, /3 is dispatched
+  EXPECT_EQ(router->queued(), 1u);
+  EXPECT_EQ(f.replicas[0]->in_flight(), 2);
+  f.queue->run_all();
+  EXPECT_EQ(router->queued(), 0u);
+  EXPECT_EQ(f.replicas[0]->in_flight(), 0);
+  ASSERT_EQ(f.answers.size(), 4u);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(f.answers[i].first, "\"/" + std::to_string(i + 1) + "\"");
+}
+
+TEST(Router, FullQueueAnswers503AtOnce) {
+  Fixture f;
+  auto router = std::make_shared<Router>("Echo", Router::Config{1, 1}, 1);
+  router->update({f.add_replica("a")}, {1, 1});
+  router->assign(Request("GET", "/1"), f.record());  // dispatched
+  router->assign(Request("GET", "/2"), f.record());  // queued
+  router->assign(Request("GET", "/3"), f.record());  // rejected
+  ASSERT_EQ(f.answers.size(), 1u);
+  EXPECT_EQ(f.answers[0].second, 503);
+  EXPECT_NE(f.answers[0].first.find("max_queued_requests"), std::string::npos);
+  f.queue->run_all();
+  ASSERT_EQ(f.answers.size(), 3u);
+  EXPECT_EQ(f.answers[1].second, 200);
+  EXPECT_EQ(f.answers[2].second, 200);
+}
+
+TEST(Router, SpreadsOverReplicasByInFlightCount) {
+  Fixture f;
+  auto router = std::make_shared<Router>("Echo", Router::Config{1, -1}, 7);
+  router->update({f.add_replica("a"), f.add_replica("b"), f.add_replica("c")}, {1, -1});
+  for (int i = 0; i < 3; ++i) router->assign(Request("GET", "/"), f.record());
+  // max_ongoing 1: each replica took exactly one, nothing queued.
+  for (auto& r : f.replicas) EXPECT_EQ(r->in_flight(), 1);
+  EXPECT_EQ(router->queued(), 0u);
+  router->assign(Request("GET", "/"), f.record());
+  EXPECT_EQ(router->queued(), 1u);
+  f.queue->run_all();
+  EXPECT_EQ(f.answers.size(), 4u);
+}
+
+TEST(Router, PrefersTheLessLoadedOfTwo) {
+  Fixture f;
+  auto router = std::make_shared<Router>("Echo", Router::Config{100, -1}, 3);
+  auto busy = f.add_replica("busy");
+  auto idle = f.add_replica("idle");
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(busy->try_acquire(100));
+  router->update({busy, idle}, {100, -1});
+  for (int i = 0; i < 5; ++i) router->assign(Request("GET", "/"), f.record());
+  EXPECT_EQ(idle->in_flight(), 5);
+  EXPECT_EQ(busy->in_flight(), 10);
+  f.queue->run_all();
+}
+
+TEST(Router, WaitsForReplicasThenDispatches) {
+  Fixture f;
+  auto router = std::make_shared<Router>("Echo", Router::Config{5, -1}, 1);
+  router->assign(Request("GET", "/early"), f.record());
+  EXPECT_EQ(router->queued(), 1u);
+  router->update({f.add_replica("a")}, {5, -1});
+  EXPECT_EQ(router->queued(), 0u);
+  f.queue->run_all();
+  ASSERT_EQ(f.answers.size(), 1u);
+  EXPECT_EQ(f.answers[0].first, "\"/early\"");
+}
+
+TEST(Router, CloseAnswersQueuedAndLaterRequests) {
+  Fixture f;
+  auto router = std::make_shared<Router>("Echo", Router::Config{5, -1}, 1);
+  router->assign(Request("GET", "/"), f.record());
+  router->close("deployment deleted");
+  router->assign(Request("GET", "/"), f.record());
+  ASSERT_EQ(f.answers.size(), 2u);
+  for (auto& [body, status] : f.answers) {
+    EXPECT_EQ(status, 503);
+    EXPECT_NE(body.find("deployment deleted"), std::string::npos);
+  }
+  router->reopen();
+  router->update({f.add_replica("a")}, {5, -1});
+  router->assign(Request("GET", "/"), f.record());
+  f.queue->run_all();
+  EXPECT_EQ(f.answers.back().second, 200);
+}
+
+}  // namespace
+}  // namespace cserve
