@@ -30,7 +30,7 @@ free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("12
 # wrk's Requests/sec, 50% and 99% latency for one run.
 measure() {
   local url=$1 conns=$2 out
-  wrk -t1 -c"$conns" -d"${duration}s" --latency "$url" >/dev/null 2>&1 || true   # warm-up
+  wrk -t1 -c"$conns" -d2s "$url" >/dev/null 2>&1 || true   # warm-up
   out=$(wrk -t1 -c"$conns" -d"${duration}s" --latency "$url")
   local rps p50 p99
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")

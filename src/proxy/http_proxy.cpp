@@ -23,6 +23,8 @@ namespace {
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+// Sockets bound to their io_context's concrete executor: no type-erased executor on the hot path.
+using Socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -51,7 +53,7 @@ bool is_parse_error(const beast::error_code& ec) {
 // lazily re-armed timer: setting a deadline is an assignment, and only an expiry does work.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket socket, Shared& shared)
+  Connection(Socket socket, Shared& shared)
       : socket_(std::move(socket)), timer_(socket_.get_executor()), shared_(shared) {}
 
   ~Connection() {
@@ -67,7 +69,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     read_request();
   }
 
-  asio::any_io_executor executor() { return socket_.get_executor(); }
+  asio::io_context::executor_type executor() { return socket_.get_executor(); }
 
   // Runs on the connection's thread: a connection waiting for its next request closes now.
   void close_if_idle() {
@@ -266,7 +268,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // moment so that closing does not reset the connection before it reads our answer.
   void lingering_close() {
     beast::error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    socket_.shutdown(Socket::shutdown_send, ec);
     arm(1.0);
     drain_some();
   }
@@ -286,12 +288,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     disarm();
     beast::error_code ec;
     timer_.cancel(ec);
-    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.shutdown(Socket::shutdown_both, ec);
     socket_.close(ec);
   }
 
-  tcp::socket socket_;
-  asio::steady_timer timer_;
+  Socket socket_;
+  asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>,
+                             asio::io_context::executor_type>
+      timer_;
   Shared& shared_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -314,7 +318,7 @@ struct HttpProxy::Impl {
 
   void accept() {
     auto& io = *ios[next_io++ % ios.size()];
-    acceptor->async_accept(io.get_executor(), [this](beast::error_code ec, tcp::socket socket) {
+    acceptor->async_accept(io.get_executor(), [this](beast::error_code ec, Socket socket) {
       if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
       if (ec) {
         // Out of descriptors or a transient error: wait a little rather than spin.
