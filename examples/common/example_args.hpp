@@ -46,6 +46,19 @@ inline cserve::ServeOptions parse_args(int argc, char** argv) {
   return o;
 }
 
+// Runs `body`, turning cserve's errors (a port in use, a failed deploy) into a message on stderr
+// and exit status 1 instead of an uncaught exception.
+template <class F>
+int guarded_main(const char* program, F&& body) {
+  try {
+    body();
+    return 0;
+  } catch (const cserve::Error& e) {
+    std::fprintf(stderr, "%s: %s\n", program, e.what());
+    return 1;
+  }
+}
+
 inline void announce(const cserve::Serve& serve) {
   std::printf("listening on http://%s:%d\n", serve.http_host().c_str(), serve.http_port());
   std::fflush(stdout);

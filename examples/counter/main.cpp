@@ -16,8 +16,10 @@ class Counter {
 };
 
 int main(int argc, char** argv) {
-  cserve::Serve serve = cserve::start(examples::parse_args(argc, argv));
-  serve.run(cserve::deployment<Counter>().bind(), {.route_prefix = "/Counter"});
-  examples::announce(serve);
-  serve.wait();
+  return examples::guarded_main(argv[0], [&] {
+    cserve::Serve serve = cserve::start(examples::parse_args(argc, argv));
+    serve.run(cserve::deployment<Counter>().bind(), {.route_prefix = "/Counter"});
+    examples::announce(serve);
+    serve.wait();
+  });
 }

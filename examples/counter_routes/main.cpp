@@ -8,8 +8,10 @@
 #include "../common/example_args.hpp"
 
 int main(int argc, char** argv) {
-  cserve::Serve serve = cserve::start(examples::parse_args(argc, argv));
-  serve.run(cserve::deployment<RoutedCounter>().name("Counter").bind(), {.route_prefix = "/Counter"});
-  examples::announce(serve);
-  serve.wait();
+  return examples::guarded_main(argv[0], [&] {
+    cserve::Serve serve = cserve::start(examples::parse_args(argc, argv));
+    serve.run(cserve::deployment<RoutedCounter>().name("Counter").bind(), {.route_prefix = "/Counter"});
+    examples::announce(serve);
+    serve.wait();
+  });
 }

@@ -30,22 +30,24 @@ int main(int argc, char** argv) {
   for (int s : {SIGHUP, SIGINT, SIGTERM}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  cserve::Serve serve = cserve::start(examples::parse_args(argc, argv));
-  serve.run(cserve::deployment<Counter>().bind(), {.route_prefix = "/Counter"});
-  examples::announce(serve);
+  return examples::guarded_main(argv[0], [&] {
+    cserve::Serve serve = cserve::start(examples::parse_args(argc, argv));
+    serve.run(cserve::deployment<Counter>().bind(), {.route_prefix = "/Counter"});
+    examples::announce(serve);
 
-  bool redeployed = false;
-  for (;;) {
-    int signo = 0;
-    sigwait(&signals, &signo);
-    if (signo != SIGHUP) break;
-    if (redeployed) continue;
-    std::printf("redeploying Counter with routes /, /incr and /decr\n");
-    std::fflush(stdout);
-    serve.run(cserve::deployment<RoutedCounter>().name("Counter").bind(), {.route_prefix = "/Counter"});
-    std::printf("redeployed\n");
-    std::fflush(stdout);
-    redeployed = true;
-  }
-  serve.shutdown();
+    bool redeployed = false;
+    for (;;) {
+      int signo = 0;
+      sigwait(&signals, &signo);
+      if (signo != SIGHUP) break;
+      if (redeployed) continue;
+      std::printf("redeploying Counter with routes /, /incr and /decr\n");
+      std::fflush(stdout);
+      serve.run(cserve::deployment<RoutedCounter>().name("Counter").bind(), {.route_prefix = "/Counter"});
+      std::printf("redeployed\n");
+      std::fflush(stdout);
+      redeployed = true;
+    }
+    serve.shutdown();
+  });
 }

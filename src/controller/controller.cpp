@@ -321,9 +321,9 @@ void Controller::reconcile_deployment(AppRecord& app, DeploymentRecord& d, TimeP
     start_replica(app, d, r);
   }
 
-  // 4. Deliver a changed user_config in place.
+  // 4. Deliver a changed user_config in place (old-version replicas are on their way out).
   for (const auto& r : d.replicas) {
-    if (r->state != ReplicaState::RUNNING || r->reconfiguring ||
+    if (r->state != ReplicaState::RUNNING || r->reconfiguring || r->version_key != d.version_key ||
         r->config_generation == d.config_generation || !opts.user_config) {
       continue;
     }

@@ -187,6 +187,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void handle(http::request<http::string_body> req) {
     keep_alive_ = req.keep_alive();
     version_ = req.version();
+    head_ = req.method() == http::verb::head;
     std::string_view target = req.target();
     if (target.empty() || target.front() != '/') {
       return fail(400, "request target must be a path starting with '/'");
@@ -229,6 +230,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void fail(int status, const std::string& message) {
     keep_alive_ = false;
+    head_ = false;
     write(error_response(status, message, request_id_), /*close_after=*/true);
   }
 
@@ -252,6 +254,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     res_.body() = std::move(r.body);
     res_.keep_alive(!close);
     res_.prepare_payload();
+    if (head_) {  // a HEAD answer has the GET answer's headers and no body
+      auto length = res_.body().size();
+      res_.body().clear();
+      res_.content_length(length);
+    }
     arm(shared_.options.body_timeout_s);
     http::async_write(socket_, res_,
                       [self = shared_from_this(), close, lingering = close_after](
@@ -304,6 +311,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Clock::time_point deadline_ = Clock::time_point::max();
   unsigned version_ = 11;
   bool keep_alive_ = true;
+  bool head_ = false;
   bool idle_ = false;
   bool request_started_ = false;
   bool timer_waiting_ = false;

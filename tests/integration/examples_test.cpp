@@ -35,6 +35,15 @@ TEST(Examples, CounterRejectsABadCommandLine) {
   EXPECT_EQ(p.wait_exit(10s), 2);
 }
 
+TEST(Examples, PortInUseIsAnErrorNotACrash) {
+  ChildProcess first(example("counter"), {"--port", "0"});
+  int port = first.wait_for_port();
+  ASSERT_GT(port, 0);
+  ChildProcess second(example("counter"), {"--port", std::to_string(port)});
+  EXPECT_EQ(second.wait_exit(30s), 1);  // "cannot listen on 127.0.0.1:PORT: ..." on stderr
+  EXPECT_EQ(HttpClient(port).get("/Counter").status, 200);
+}
+
 TEST(Examples, CounterRoutesFollowsTheSeedTranscript) {
   ChildProcess p(example("counter_routes"), {"--port", "0"});
   int port = p.wait_for_port();

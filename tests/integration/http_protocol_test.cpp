@@ -95,6 +95,17 @@ TEST_F(Proxy, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_LT(raw.find(R"({"count":2})"), raw.find(R"({"count":3})"));
 }
 
+TEST_F(Proxy, HeadAnswersHeadersWithoutABody) {
+  auto raw = raw_exchange(port_,
+                          "HEAD /Counter HTTP/1.1\r\nHost: x\r\n\r\n"
+                          "GET /Counter HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  auto second = raw.find("HTTP/1.1 200", 1);
+  ASSERT_NE(second, std::string::npos) << raw;
+  EXPECT_NE(raw.substr(0, second).find("Content-Length: 11"), std::string::npos) << raw;
+  EXPECT_EQ(raw.substr(0, second).find("count"), std::string::npos) << raw;  // no body
+  EXPECT_NE(raw.find(R"({"count":2})", second), std::string::npos) << raw;
+}
+
 TEST_F(Proxy, ClientDisconnectMidRequestLosesNothingElse) {
   g_slow_done = 0;
   // The client sends a request and goes away while the replica works on it.
