@@ -81,9 +81,7 @@ class Application {
 
 template <class T>
 class Deployment {
-  static_assert(detail::Servable<T>,
-                "a deployment class needs a call operator taking `const cserve::Request&` or "
-                "nothing, or a static routes(cserve::Routes<T>&)");
+  static_assert(detail::Servable<T>, "a deployment is a class (or a function: deployment<&f>())");
 
  public:
   explicit Deployment(std::string default_name) { options_.name = std::move(default_name); }

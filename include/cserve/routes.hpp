@@ -11,7 +11,8 @@
 //   };
 //
 // A handler is a member function (or any callable taking T&) with no argument or one
-// `const Request&`, returning Json, std::string, Response or a value convertible to Json.
+// `const Request&`, returning Json, std::string, Response or a value convertible to Json — or a
+// Task of one (a coroutine).
 // A path no route matches answers 404; a known path with another method answers 405 with Allow.
 // Thread-safety: built once per replica, before the replica serves; dispatch runs on the
 // replica's own strand.
@@ -19,7 +20,11 @@
 
 #include <cserve/detail/route_matcher.hpp>
 #include <cserve/detail/to_response.hpp>
+#include <cserve/detail/unique_function.hpp>
 #include <cserve/http.hpp>
+#include <cserve/task.hpp>
+
+#include <exception>
 
 #include <functional>
 #include <string>
@@ -41,8 +46,12 @@ struct RequestAccess {
   }
 };
 
-// Throws the HttpError a failed match answers with.
-[[noreturn]] void throw_route_miss(const RouteMatcher::Match& m, const Request& req);
+// The HttpError a failed match answers with (404, or 405 with Allow).
+HttpError route_miss(const RouteMatcher::Match& m, const Request& req);
+
+struct HandlerOutcome;
+template <class F>
+void run_http_handler(F&& f, UniqueFunction<void(HandlerOutcome)> done);
 }  // namespace detail
 
 template <class T>
@@ -65,22 +74,31 @@ class Routes {
   template <class M>
   Routes& del(std::string_view pattern, M handler) { return route("DELETE", pattern, std::move(handler)); }
 
-  Response dispatch(T& target, Request& req) const {
+  // Runs the matching handler for `req` (which outlives the call) and reports to `done`.
+  template <class Callback>
+  void dispatch(T& target, Request& req, Callback done) const {
     auto m = matcher_.match(req.method(), req.path());
-    if (m.kind != detail::RouteMatcher::Match::Kind::kFound) detail::throw_route_miss(m, req);
+    if (m.kind != detail::RouteMatcher::Match::Kind::kFound) {
+      return done({{}, std::make_exception_ptr(detail::route_miss(m, req))});
+    }
     detail::RequestAccess::set_path_params(req, std::move(m.params));
-    return handlers_[m.index](target, req);
+    handlers_[m.index](target, req, std::move(done));
   }
 
  private:
-  using Handler = std::function<Response(T&, const Request&)>;
+  using Done = detail::UniqueFunction<void(detail::HandlerOutcome)>;
+  using Handler = std::function<void(T&, const Request&, Done)>;
 
   template <class M>
   static Handler wrap(M handler) {
     if constexpr (std::is_invocable_v<M, T&, const Request&>) {
-      return [handler](T& t, const Request& r) { return detail::invoke_to_response(handler, t, r); };
+      return [handler](T& t, const Request& r, Done done) {
+        detail::run_http_handler([&]() -> decltype(auto) { return std::invoke(handler, t, r); }, std::move(done));
+      };
     } else if constexpr (std::is_invocable_v<M, T&>) {
-      return [handler](T& t, const Request&) { return detail::invoke_to_response(handler, t); };
+      return [handler](T& t, const Request&, Done done) {
+        detail::run_http_handler([&]() -> decltype(auto) { return std::invoke(handler, t); }, std::move(done));
+      };
     } else {
       static_assert(detail::kDependentFalse<M>,
                     "a route handler takes no argument or one `const cserve::Request&`");

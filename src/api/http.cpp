@@ -112,12 +112,12 @@ Response error_response(int status, std::string_view message, std::string_view r
 
 namespace detail {
 
-void throw_route_miss(const RouteMatcher::Match& m, const Request& req) {
+HttpError route_miss(const RouteMatcher::Match& m, const Request& req) {
   if (m.kind == RouteMatcher::Match::Kind::kMethodNotAllowed) {
-    throw HttpError(405, "method " + req.method() + " not allowed for " + req.full_path(),
-                    {{"Allow", m.allow}});
+    return HttpError(405, "method " + req.method() + " not allowed for " + req.full_path(),
+                     {{"Allow", m.allow}});
   }
-  throw HttpError(404, "no route for " + req.method() + " " + req.full_path());
+  return HttpError(404, "no route for " + req.method() + " " + req.full_path());
 }
 
 }  // namespace detail

@@ -4,13 +4,15 @@
 // call it once, from a thread that is not a worker.
 #pragma once
 
-#include "common/unique_function.hpp"
+#include <cserve/detail/unique_function.hpp>
 
 #include <memory>
 #include <thread>
 #include <vector>
 
 namespace cserve {
+
+using detail::UniqueFunction;
 
 class Strand {
  public:

@@ -219,11 +219,30 @@ class Connection : public std::enable_shared_from_this<Connection> {
                  std::move(headers), std::move(req.body()));
     detail::RequestAccess::set_ids(creq, std::string(path), request_id_);
 
-    m.entry->router->assign(std::move(creq), [self = shared_from_this()](Response r) mutable {
-      // On a worker thread: hand the response to the connection's own thread.
-      auto ex = self->socket_.get_executor();
-      asio::post(ex, [self = std::move(self), r = std::move(r)]() mutable { self->respond(std::move(r)); });
-    });
+    detail::Call call;
+    call.request_id = request_id_;
+    call.run = [self = shared_from_this(), req = std::move(creq)](
+                   detail::ReplicaCallable& target, UniqueFunction<void()> done) mutable {
+      // The request lives until its handler finishes, however long a coroutine takes.
+      auto request = std::make_unique<Request>(std::move(req));
+      Request& r = *request;
+      target.handle(r, [self = std::move(self), request = std::move(request),
+                        done = std::move(done)](detail::HandlerOutcome out) mutable {
+        self->post_response(out.error ? response_for_exception(out.error, *request)
+                                      : std::move(out.response));
+        done();
+      });
+    };
+    call.reject = [self = shared_from_this(), id = request_id_](int status, std::string message) {
+      self->post_response(error_response(status, message, id));
+    };
+    m.entry->router->submit(std::move(call));
+  }
+
+  // From any thread: hand the response to the connection's own thread.
+  void post_response(Response r) {
+    asio::post(socket_.get_executor(),
+               [self = shared_from_this(), r = std::move(r)]() mutable { self->respond(std::move(r)); });
   }
 
   void respond(Response r) { write(std::move(r), /*close_after=*/false); }

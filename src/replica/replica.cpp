@@ -7,23 +7,23 @@
 namespace cserve {
 namespace {
 
-thread_local const ReplicaContext* t_context = nullptr;
+thread_local Replica* t_replica = nullptr;
 
-// Makes get_replica_context() answer for `c` while user code runs on this thread.
-class ScopedContext {
+// Makes get_replica_context() and current_resumer() answer for `r` while its code runs here.
+class ScopedReplica {
  public:
-  explicit ScopedContext(const ReplicaContext* c) : saved_(t_context) { t_context = c; }
-  ~ScopedContext() { t_context = saved_; }
-  ScopedContext(const ScopedContext&) = delete;
-  ScopedContext& operator=(const ScopedContext&) = delete;
+  explicit ScopedReplica(Replica* r) : saved_(t_replica) { t_replica = r; }
+  ~ScopedReplica() { t_replica = saved_; }
+  ScopedReplica(const ScopedReplica&) = delete;
+  ScopedReplica& operator=(const ScopedReplica&) = delete;
 
  private:
-  const ReplicaContext* saved_;
+  Replica* saved_;
 };
 
-std::string describe_current_exception() {
+std::string describe(const std::exception_ptr& error) {
   try {
-    throw;
+    std::rethrow_exception(error);
   } catch (const std::exception& e) {
     return e.what();
   } catch (...) {
@@ -34,10 +34,36 @@ std::string describe_current_exception() {
 }  // namespace
 
 const ReplicaContext& get_replica_context() {
-  if (t_context == nullptr) {
+  if (t_replica == nullptr) {
     throw Error("get_replica_context() called outside a replica's constructor, handler or hook");
   }
-  return *t_context;
+  return t_replica->context();
+}
+
+namespace detail {
+std::shared_ptr<Resumer> current_resumer() {
+  return t_replica ? t_replica->shared_from_this() : nullptr;
+}
+bool in_replica() { return t_replica != nullptr; }
+}  // namespace detail
+
+Response response_for_exception(const std::exception_ptr& error, const Request& req) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const HttpError& e) {
+    Response r = error_response(e.status(), e.what(), req.request_id());
+    r.headers.insert(r.headers.end(), e.headers().begin(), e.headers().end());
+    return r;
+  } catch (...) {
+    std::string where = t_replica ? t_replica->id() : std::string("replica");
+    std::string deployment = t_replica ? t_replica->context().deployment : std::string("?");
+    CSERVE_LOG(kError, "replica") << where << " request " << req.request_id() << " " << req.method()
+                                  << " " << req.full_path() << " raised: " << describe(error);
+    return error_response(500,
+                          "internal error in deployment '" + deployment + "' (request " +
+                              req.request_id() + "; see the replica's log)",
+                          req.request_id());
+  }
 }
 
 Replica::Replica(ReplicaContext context, std::unique_ptr<Strand> strand,
@@ -49,12 +75,12 @@ void Replica::start(std::optional<Json> user_config, Done done) {
                  done = std::move(done)]() mutable {
     std::string error;
     {
-      ScopedContext scope(&self->context_);
+      ScopedReplica scope(self.get());
       try {
         self->callable_ = self->factory_();
         if (config) self->callable_->reconfigure(*config);
       } catch (...) {
-        error = describe_current_exception();
+        error = describe(std::current_exception());
         self->callable_.reset();
       }
     }
@@ -69,11 +95,11 @@ void Replica::reconfigure(Json user_config, Done done) {
     if (!self->callable_) {
       error = "replica is stopped";
     } else {
-      ScopedContext scope(&self->context_);
+      ScopedReplica scope(self.get());
       try {
         self->callable_->reconfigure(config);
       } catch (...) {
-        error = describe_current_exception();
+        error = describe(std::current_exception());
       }
     }
     done(std::move(error));
@@ -83,12 +109,12 @@ void Replica::reconfigure(Json user_config, Done done) {
 void Replica::stop(UniqueFunction<void()> done) {
   strand_->post([self = shared_from_this(), done = std::move(done)]() mutable {
     {
-      ScopedContext scope(&self->context_);
+      ScopedReplica scope(self.get());
       try {
         self->callable_.reset();
       } catch (...) {
         CSERVE_LOG(kError, "replica") << self->id() << ": destructor threw: "
-                                      << describe_current_exception();
+                                      << describe(std::current_exception());
       }
     }
     done();
@@ -105,32 +131,24 @@ bool Replica::try_acquire(int max_ongoing) {
 
 void Replica::release() { in_flight_.fetch_sub(1, std::memory_order_acq_rel); }
 
-void Replica::handle(Request req, Completion done) {
-  strand_->post([self = shared_from_this(), req = std::move(req), done = std::move(done)]() mutable {
-    done(self->invoke(req));
+void Replica::execute(detail::Call call, UniqueFunction<void()> finished) {
+  strand_->post([self = shared_from_this(), call = std::move(call),
+                 finished = std::move(finished)]() mutable {
+    if (!self->callable_) {
+      call.reject(503, "replica " + self->id() + " is not serving");
+      finished();
+      return;
+    }
+    ScopedReplica scope(self.get());
+    call.run(*self->callable_, std::move(finished));
   });
 }
 
-Response Replica::invoke(Request& req) {
-  if (!callable_) {
-    return error_response(503, "replica " + id() + " is not serving", req.request_id());
-  }
-  ScopedContext scope(&context_);
-  try {
-    return callable_->handle(req);
-  } catch (const HttpError& e) {
-    Response r = error_response(e.status(), e.what(), req.request_id());
-    r.headers.insert(r.headers.end(), e.headers().begin(), e.headers().end());
-    return r;
-  } catch (...) {
-    std::string what = describe_current_exception();
-    CSERVE_LOG(kError, "replica") << id() << " request " << req.request_id() << " " << req.method()
-                                  << " " << req.full_path() << " raised: " << what;
-    return error_response(500,
-                          "internal error in deployment '" + context_.deployment +
-                              "' (request " + req.request_id() + "; see the replica's log)",
-                          req.request_id());
-  }
+void Replica::resume(std::coroutine_handle<> h) {
+  strand_->post([self = shared_from_this(), h] {
+    ScopedReplica scope(self.get());
+    h.resume();
+  });
 }
 
 }  // namespace cserve

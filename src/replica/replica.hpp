@@ -1,9 +1,9 @@
 // replica.hpp — one replica: an actor that owns one instance of the user's class.
 //
-// Every call into the user object (construction, handlers, reconfigure, destruction) is posted
-// to the replica's own strand on the worker pool, so user code runs on worker threads only and
-// never concurrently with itself. Routers reserve a slot with try_acquire() before handle() and
-// give it back with release() after the completion.
+// Every call into the user object (construction, calls, coroutine resumptions, reconfigure,
+// destruction) is posted to the replica's own strand on the worker pool, so user code runs on
+// worker threads only and never concurrently with itself. Routers reserve a slot with
+// try_acquire() before execute() and give it back when the call reports done.
 //
 // Lifecycle (driven by the controller, which owns the record of each replica):
 //
@@ -14,23 +14,24 @@
 // Thread-safety: all member functions are safe from any thread. Callbacks run on worker threads.
 #pragma once
 
-#include "common/unique_function.hpp"
 #include "common/worker_pool.hpp"
 
 #include <cserve/deployment.hpp>
+#include <cserve/detail/call.hpp>
+#include <cserve/detail/resumer.hpp>
 #include <cserve/http.hpp>
 #include <cserve/replica_context.hpp>
 
 #include <atomic>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
 
 namespace cserve {
 
-class Replica : public std::enable_shared_from_this<Replica> {
+class Replica : public detail::Resumer, public std::enable_shared_from_this<Replica> {
  public:
-  using Completion = UniqueFunction<void(Response)>;
   using Done = UniqueFunction<void(std::string error)>;  // empty error = success
 
   Replica(ReplicaContext context, std::unique_ptr<Strand> strand, detail::ReplicaFactory factory);
@@ -42,7 +43,7 @@ class Replica : public std::enable_shared_from_this<Replica> {
   void start(std::optional<Json> user_config, Done done);
   // Delivers a new user_config to the running object.
   void reconfigure(Json user_config, Done done);
-  // Destroys the user object after every call posted before it; later calls answer 503.
+  // Destroys the user object after every call posted before it; later calls are rejected (503).
   void stop(UniqueFunction<void()> done);
 
   // Reserves a slot when fewer than `max_ongoing` calls are in flight.
@@ -50,17 +51,23 @@ class Replica : public std::enable_shared_from_this<Replica> {
   void release();
   int in_flight() const { return in_flight_.load(std::memory_order_acquire); }
 
-  // Runs the user's handler; `done` gets its response, or the error response an exception became.
-  void handle(Request req, Completion done);
+  // Runs `call` on the strand; `finished` runs once the call is done (a coroutine may finish
+  // long after it first suspends).
+  void execute(detail::Call call, UniqueFunction<void()> finished);
+
+  // detail::Resumer: continues a coroutine of this replica on its strand.
+  void resume(std::coroutine_handle<> h) override;
 
  private:
-  Response invoke(Request& req);
-
   const ReplicaContext context_;
   const std::unique_ptr<Strand> strand_;
   const detail::ReplicaFactory factory_;
   std::unique_ptr<detail::ReplicaCallable> callable_;  // touched on the strand only
   std::atomic<int> in_flight_{0};
 };
+
+// The answer to an HTTP handler's exception: HttpError's status and message, or 500 naming the
+// request id (the exception itself is logged with the replica and request ids).
+Response response_for_exception(const std::exception_ptr& error, const Request& req);
 
 }  // namespace cserve

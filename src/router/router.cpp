@@ -27,7 +27,7 @@ std::shared_ptr<Replica> Router::pick_locked() {
   return nullptr;
 }
 
-void Router::assign(Request req, Completion done) {
+void Router::submit(detail::Call call) {
   std::shared_ptr<Replica> replica;
   std::string rejection;
   {
@@ -41,29 +41,27 @@ void Router::assign(Request req, Completion done) {
       rejection = "deployment '" + deployment_ + "' is overloaded: " + std::to_string(queue_.size()) +
                   " requests queued (max_queued_requests)";
     } else {
-      queue_.push_back(Pending{std::move(req), std::move(done)});
+      queue_.push_back(std::move(call));
       return;
     }
   }
   if (replica) {
-    dispatch(std::move(replica), std::move(req), std::move(done));
+    dispatch(std::move(replica), std::move(call));
   } else {
-    done(error_response(503, rejection, req.request_id()));
+    call.reject(503, std::move(rejection));
   }
 }
 
-void Router::dispatch(std::shared_ptr<Replica> replica, Request req, Completion done) {
+void Router::dispatch(std::shared_ptr<Replica> replica, detail::Call call) {
   Replica* r = replica.get();
-  r->handle(std::move(req), [self = shared_from_this(), replica = std::move(replica),
-                             done = std::move(done)](Response resp) mutable {
-    done(std::move(resp));
+  r->execute(std::move(call), [self = shared_from_this(), replica = std::move(replica)] {
     replica->release();
     self->drain();
   });
 }
 
 void Router::drain() {
-  std::vector<std::pair<std::shared_ptr<Replica>, Pending>> ready;
+  std::vector<std::pair<std::shared_ptr<Replica>, detail::Call>> ready;
   {
     std::lock_guard lock(mu_);
     while (!queue_.empty()) {
@@ -73,9 +71,7 @@ void Router::drain() {
       queue_.pop_front();
     }
   }
-  for (auto& [replica, pending] : ready) {
-    dispatch(std::move(replica), std::move(pending.req), std::move(pending.done));
-  }
+  for (auto& [replica, call] : ready) dispatch(std::move(replica), std::move(call));
 }
 
 void Router::update(std::vector<std::shared_ptr<Replica>> replicas, Config config) {
@@ -88,14 +84,14 @@ void Router::update(std::vector<std::shared_ptr<Replica>> replicas, Config confi
 }
 
 void Router::close(const std::string& reason) {
-  std::deque<Pending> rejected;
+  std::deque<detail::Call> rejected;
   {
     std::lock_guard lock(mu_);
     closed_ = true;
     closed_reason_ = reason;
     rejected.swap(queue_);
   }
-  for (auto& p : rejected) p.done(error_response(503, reason, p.req.request_id()));
+  for (auto& call : rejected) call.reject(503, reason);
 }
 
 void Router::reopen() {

@@ -1,4 +1,4 @@
-// router.hpp — sends a deployment's requests to its replicas.
+// router.hpp — sends a deployment's calls (HTTP requests and handle calls) to its replicas.
 //
 // Replica choice is power of two choices over in-flight counts the router reads without a round
 // trip; a replica at max_ongoing_requests is skipped. When every replica is full (or none is
@@ -8,10 +8,9 @@
 // replica set and the queue and is never held while user code or a completion runs.
 #pragma once
 
-#include "common/unique_function.hpp"
 #include "replica/replica.hpp"
 
-#include <cserve/http.hpp>
+#include <cserve/detail/call.hpp>
 
 #include <cstdint>
 #include <deque>
@@ -23,10 +22,8 @@
 
 namespace cserve {
 
-class Router : public std::enable_shared_from_this<Router> {
+class Router : public detail::CallSink, public std::enable_shared_from_this<Router> {
  public:
-  using Completion = Replica::Completion;
-
   struct Config {
     int max_ongoing_requests = 5;
     int max_queued_requests = -1;
@@ -34,8 +31,9 @@ class Router : public std::enable_shared_from_this<Router> {
 
   Router(std::string deployment, Config config, std::uint64_t seed);
 
-  // Dispatches `req` now, queues it, or answers 503 when the queue is full or the router closed.
-  void assign(Request req, Completion done);
+  // Dispatches `call` now, queues it, or rejects it (503) when the queue is full or the router
+  // is closed.
+  void submit(detail::Call call) override;
   // Replaces the routable replicas (those RUNNING) and the limits; dispatches what can go now.
   void update(std::vector<std::shared_ptr<Replica>> replicas, Config config);
   // Answers every queued request and every later one with 503 `reason` (the deployment was
@@ -47,20 +45,15 @@ class Router : public std::enable_shared_from_this<Router> {
   std::size_t replica_count() const;
 
  private:
-  struct Pending {
-    Request req;
-    Completion done;
-  };
-
   std::shared_ptr<Replica> pick_locked();
-  void dispatch(std::shared_ptr<Replica> replica, Request req, Completion done);
+  void dispatch(std::shared_ptr<Replica> replica, detail::Call call);
   void drain();
 
   const std::string deployment_;
   mutable std::mutex mu_;
   Config config_;
   std::vector<std::shared_ptr<Replica>> replicas_;
-  std::deque<Pending> queue_;
+  std::deque<detail::Call> queue_;
   std::minstd_rand rng_;
   bool closed_ = false;
   std::string closed_reason_;

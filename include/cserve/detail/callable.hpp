@@ -4,9 +4,12 @@
 #pragma once
 
 #include <cserve/detail/to_response.hpp>
+#include <cserve/detail/unique_function.hpp>
 #include <cserve/http.hpp>
 #include <cserve/routes.hpp>
+#include <cserve/task.hpp>
 
+#include <exception>
 #include <functional>
 #include <memory>
 #include <type_traits>
@@ -14,13 +17,53 @@
 
 namespace cserve::detail {
 
+// What an HTTP handler produced: a response, or the exception it threw.
+struct HandlerOutcome {
+  Response response;
+  std::exception_ptr error;
+};
+using OutcomeCallback = UniqueFunction<void(HandlerOutcome)>;
+
+// Runs `f` (a handler already bound to its arguments) and reports its outcome to `done`: at once
+// for a plain result, when the coroutine finishes for a Task. `done` is called exactly once.
+template <class F>
+void run_http_handler(F&& f, OutcomeCallback done) {
+  using R = std::invoke_result_t<F>;
+  try {
+    if constexpr (IsTask<R>::value) {
+      R::start_detached(f(), [done = std::move(done)](auto& promise) mutable {
+        HandlerOutcome out;
+        try {
+          if constexpr (std::is_void_v<typename IsTask<R>::value_type>) {
+            promise.take();
+            out.response = Response::json(nullptr);
+          } else {
+            out.response = to_response(promise.take());
+          }
+        } catch (...) {
+          out.error = std::current_exception();
+        }
+        done(std::move(out));
+      });
+    } else {
+      HandlerOutcome out;
+      out.response = invoke_to_response(std::forward<F>(f));
+      done(std::move(out));
+    }
+  } catch (...) {
+    if (done) done(HandlerOutcome{{}, std::current_exception()});
+  }
+}
+
 class ReplicaCallable {
  public:
   virtual ~ReplicaCallable() = default;
-  // Runs the user's handler. May throw (HttpError or anything else).
-  virtual Response handle(Request& req) = 0;
+  // Runs the HTTP handler for `req`, which outlives the call. May finish later (coroutines).
+  virtual void handle(Request& req, OutcomeCallback done) = 0;
   // Delivers user_config. May throw.
   virtual void reconfigure(const Json& config) = 0;
+  // The user object, for typed handle calls (the handle checked the type).
+  virtual void* object() = 0;
 };
 
 using ReplicaFactory = std::function<std::unique_ptr<ReplicaCallable>()>;
@@ -37,8 +80,10 @@ concept CallableWithRequest = std::is_invocable_v<T&, const Request&>;
 template <class T>
 concept CallableWithNothing = std::is_invocable_v<T&>;
 
+// Any class can be a deployment: an HTTP entry point (a call operator or routes) is needed only
+// for an ingress that HTTP reaches; other deployments are called through handles.
 template <class T>
-concept Servable = HasRoutes<T> || CallableWithRequest<T> || CallableWithNothing<T>;
+concept Servable = std::is_class_v<T>;
 
 template <class T>
 class CallableFor final : public ReplicaCallable {
@@ -48,19 +93,26 @@ class CallableFor final : public ReplicaCallable {
     if constexpr (HasRoutes<T>) T::routes(routes_);
   }
 
-  Response handle(Request& req) override {
+  void handle(Request& req, OutcomeCallback done) override {
     if constexpr (HasRoutes<T>) {
-      return routes_.dispatch(target_, req);
+      routes_.dispatch(target_, req, std::move(done));
     } else if constexpr (CallableWithRequest<T>) {
-      return invoke_to_response(target_, static_cast<const Request&>(req));
+      run_http_handler([&]() -> decltype(auto) { return target_(static_cast<const Request&>(req)); },
+                       std::move(done));
+    } else if constexpr (CallableWithNothing<T>) {
+      run_http_handler([&]() -> decltype(auto) { return target_(); }, std::move(done));
     } else {
-      return invoke_to_response(target_);
+      done(HandlerOutcome{{}, std::make_exception_ptr(HttpError(
+                                  404, "this deployment has no HTTP entry point (no call operator "
+                                       "taking a Request or nothing, no routes)"))});
     }
   }
 
   void reconfigure(const Json& config) override {
     if constexpr (HasReconfigure<T>) target_.reconfigure(config);
   }
+
+  void* object() override { return &target_; }
 
  private:
   T target_;
@@ -71,11 +123,11 @@ class CallableFor final : public ReplicaCallable {
 // A free function served as a deployment: cserve::deployment<&hello>().
 template <auto F>
 struct FunctionDeployment {
-  Response operator()(const Request& req) {
+  decltype(auto) operator()(const Request& req) {
     if constexpr (std::is_invocable_v<decltype(F), const Request&>) {
-      return invoke_to_response(F, req);
+      return F(req);
     } else {
-      return invoke_to_response(F);
+      return F();
     }
   }
 };

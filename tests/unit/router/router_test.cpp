@@ -48,8 +48,19 @@ struct Fixture {
     return r;
   }
 
-  Router::Completion record() {
-    return [this](Response r) { answers.emplace_back(r.body, r.status); };
+  // An HTTP-like call for `path` whose answer is recorded.
+  detail::Call call(const std::string& path) {
+    detail::Call c;
+    c.request_id = path;
+    c.run = [this, path](detail::ReplicaCallable& target, UniqueFunction<void()> done) {
+      auto req = std::make_shared<Request>("GET", path);
+      target.handle(*req, [this, req, done = std::move(done)](detail::HandlerOutcome out) mutable {
+        answers.emplace_back(out.response.body, out.response.status);
+        done();
+      });
+    };
+    c.reject = [this](int status, std::string message) { answers.emplace_back(message, status); };
+    return c;
   }
 };
 
@@ -57,7 +68,7 @@ TEST(Router, QueuesBeyondMaxOngoingAndDrainsInOrder) {
   Fixture f;
   auto router = std::make_shared<Router>("Echo", Router::Config{2, -1}, 1);
   router->update({f.add_replica("a")}, {2, -1});
-  for (const char* p : {"/1", "/2", "/3", "/4"}) router->assign(Request("GET", p), f.record());
+  for (const char* p : {"/1", "/2", "/3", "/4"}) router->submit(f.call(p));
   EXPECT_EQ(f.replicas[0]->in_flight(), 2);
   EXPECT_EQ(router->queued(), 2u);
   f.queue->run_one();  // /1 completes, /3 is dispatched
@@ -74,9 +85,9 @@ TEST(Router, FullQueueAnswers503AtOnce) {
   Fixture f;
   auto router = std::make_shared<Router>("Echo", Router::Config{1, 1}, 1);
   router->update({f.add_replica("a")}, {1, 1});
-  router->assign(Request("GET", "/1"), f.record());  // dispatched
-  router->assign(Request("GET", "/2"), f.record());  // queued
-  router->assign(Request("GET", "/3"), f.record());  // rejected
+  router->submit(f.call("/1"));  // dispatched
+  router->submit(f.call("/2"));  // queued
+  router->submit(f.call("/3"));  // rejected
   ASSERT_EQ(f.answers.size(), 1u);
   EXPECT_EQ(f.answers[0].second, 503);
   EXPECT_NE(f.answers[0].first.find("max_queued_requests"), std::string::npos);
@@ -90,11 +101,11 @@ TEST(Router, SpreadsOverReplicasByInFlightCount) {
   Fixture f;
   auto router = std::make_shared<Router>("Echo", Router::Config{1, -1}, 7);
   router->update({f.add_replica("a"), f.add_replica("b"), f.add_replica("c")}, {1, -1});
-  for (int i = 0; i < 3; ++i) router->assign(Request("GET", "/"), f.record());
+  for (int i = 0; i < 3; ++i) router->submit(f.call("/"));
   // max_ongoing 1: each replica took exactly one, nothing queued.
   for (auto& r : f.replicas) EXPECT_EQ(r->in_flight(), 1);
   EXPECT_EQ(router->queued(), 0u);
-  router->assign(Request("GET", "/"), f.record());
+  router->submit(f.call("/"));
   EXPECT_EQ(router->queued(), 1u);
   f.queue->run_all();
   EXPECT_EQ(f.answers.size(), 4u);
@@ -107,7 +118,7 @@ TEST(Router, PrefersTheLessLoadedOfTwo) {
   auto idle = f.add_replica("idle");
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(busy->try_acquire(100));
   router->update({busy, idle}, {100, -1});
-  for (int i = 0; i < 5; ++i) router->assign(Request("GET", "/"), f.record());
+  for (int i = 0; i < 5; ++i) router->submit(f.call("/"));
   EXPECT_EQ(idle->in_flight(), 5);
   EXPECT_EQ(busy->in_flight(), 10);
   f.queue->run_all();
@@ -116,7 +127,7 @@ TEST(Router, PrefersTheLessLoadedOfTwo) {
 TEST(Router, WaitsForReplicasThenDispatches) {
   Fixture f;
   auto router = std::make_shared<Router>("Echo", Router::Config{5, -1}, 1);
-  router->assign(Request("GET", "/early"), f.record());
+  router->submit(f.call("/early"));
   EXPECT_EQ(router->queued(), 1u);
   router->update({f.add_replica("a")}, {5, -1});
   EXPECT_EQ(router->queued(), 0u);
@@ -128,9 +139,9 @@ TEST(Router, WaitsForReplicasThenDispatches) {
 TEST(Router, CloseAnswersQueuedAndLaterRequests) {
   Fixture f;
   auto router = std::make_shared<Router>("Echo", Router::Config{5, -1}, 1);
-  router->assign(Request("GET", "/"), f.record());
+  router->submit(f.call("/"));
   router->close("deployment deleted");
-  router->assign(Request("GET", "/"), f.record());
+  router->submit(f.call("/"));
   ASSERT_EQ(f.answers.size(), 2u);
   for (auto& [body, status] : f.answers) {
     EXPECT_EQ(status, 503);
@@ -138,7 +149,7 @@ TEST(Router, CloseAnswersQueuedAndLaterRequests) {
   }
   router->reopen();
   router->update({f.add_replica("a")}, {5, -1});
-  router->assign(Request("GET", "/"), f.record());
+  router->submit(f.call("/"));
   f.queue->run_all();
   EXPECT_EQ(f.answers.back().second, 200);
 }

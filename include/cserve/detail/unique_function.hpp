@@ -1,4 +1,4 @@
-// unique_function.hpp — a move-only std::function: holds callables that own move-only state
+// cserve/detail/unique_function.hpp — a move-only std::function: holds callables that own move-only state
 // (a Request, a connection's shared_ptr, a unique_ptr).
 // Thread-safety: a value; not synchronised.
 #pragma once
@@ -7,7 +7,7 @@
 #include <type_traits>
 #include <utility>
 
-namespace cserve {
+namespace cserve::detail {
 
 template <class Signature>
 class UniqueFunction;
@@ -38,4 +38,4 @@ class UniqueFunction<R(Args...)> {
   std::unique_ptr<Base> impl_;
 };
 
-}  // namespace cserve
+}  // namespace cserve::detail

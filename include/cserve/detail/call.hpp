@@ -1,0 +1,30 @@
+// cserve/detail/call.hpp — one call into a deployment, type-erased, as routers queue and
+// replicas run it. HTTP requests and handle calls are both Calls.
+// Thread-safety: a Call is moved from thread to thread, never shared.
+#pragma once
+
+#include <cserve/detail/unique_function.hpp>
+
+#include <string>
+
+namespace cserve::detail {
+
+class ReplicaCallable;
+
+struct Call {
+  std::string request_id;
+  // Runs on the chosen replica's strand with its user object. Must call `done` exactly once,
+  // when the call has finished — at once, or later from a coroutine resumed on that strand.
+  UniqueFunction<void(ReplicaCallable& target, UniqueFunction<void()> done)> run;
+  // Answers the call when no replica will run it (503: queue full, deployment gone or failed).
+  UniqueFunction<void(int status, std::string message)> reject;
+};
+
+// Where calls for one deployment go: its router. Handles hold one.
+class CallSink {
+ public:
+  virtual ~CallSink() = default;
+  virtual void submit(Call call) = 0;
+};
+
+}  // namespace cserve::detail
