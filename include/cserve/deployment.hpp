@@ -2,15 +2,21 @@
 //
 //   auto app = cserve::deployment<Counter>().num_replicas(2).bind();
 //   auto fn  = cserve::deployment<&hello>().bind();        // a free function; name "hello"
+//   auto graph = cserve::deployment<Ensemble>().bind(cserve::deployment<ModelA>().bind(),
+//                                                    cserve::deployment<ModelB>().bind());
 //
 // Deployment<T> is a value that records options; bind(args...) copies the constructor arguments
-// and yields an Application that Serve::run deploys. Every replica is constructed from its own
-// copy of the arguments.
+// and yields a BoundDeployment<T> (an Application) that Serve::run deploys. Every replica is
+// constructed from its own copy of the arguments. A bound deployment passed to bind() becomes
+// part of the application and arrives in the constructor as a DeploymentHandle to it (model
+// composition: any depth, fan-out, fan-in; a deployment bound twice is deployed once).
 // Thread-safety: plain values; an Application may be shared and run from any thread.
 #pragma once
 
 #include <cserve/detail/callable.hpp>
 #include <cserve/detail/type_name.hpp>
+#include <cserve/error.hpp>
+#include <cserve/handle.hpp>
 #include <cserve/json.hpp>
 #include <cserve/resources.hpp>
 
@@ -54,30 +60,104 @@ struct DeploymentDef {
 std::string fingerprint(std::string_view type_name, const std::vector<std::string>& args);
 std::string opaque_argument();
 
-template <class A>
-std::string argument_fingerprint(const A& a) {
-  if constexpr (std::is_constructible_v<Json, const A&>) {
-    return Json(a).dump();
-  } else {
-    return opaque_argument();
-  }
-}
-
 }  // namespace detail
 
-// The result of bind(): an application graph ready for Serve::run.
+// The result of bind(): an application graph ready for Serve::run. The ingress (the deployment
+// HTTP reaches) comes first, then every deployment bound into it.
 class Application {
  public:
-  explicit Application(detail::DeploymentDef ingress)
-      : deployments_(std::make_shared<std::vector<detail::DeploymentDef>>(
-            std::vector<detail::DeploymentDef>{std::move(ingress)})) {}
-  // The ingress deployment (the one HTTP traffic reaches).
+  explicit Application(std::vector<detail::DeploymentDef> deployments)
+      : deployments_(std::make_shared<const std::vector<detail::DeploymentDef>>(std::move(deployments))) {}
   const detail::DeploymentDef& ingress() const { return deployments_->front(); }
   const std::vector<detail::DeploymentDef>& deployments() const { return *deployments_; }
 
  private:
   std::shared_ptr<const std::vector<detail::DeploymentDef>> deployments_;
 };
+
+// An Application whose ingress is a T: Serve::run returns a DeploymentHandle<T> for it.
+template <class T>
+class BoundDeployment : public Application {
+ public:
+  using Application::Application;
+};
+
+namespace detail {
+
+template <class A>
+struct IsBound : std::false_type {};
+template <class U>
+struct IsBound<BoundDeployment<U>> : std::true_type {};
+
+// A bound child as stored in a parent's factory: its name, made a handle at construction.
+template <class U>
+struct ChildRef {
+  std::string name;
+};
+
+template <class A>
+struct Stored {
+  using type = A;
+};
+template <class U>
+struct Stored<BoundDeployment<U>> {
+  using type = ChildRef<U>;
+};
+template <class A>
+using stored_t = typename Stored<std::decay_t<A>>::type;
+
+// What the constructor receives for a stored argument.
+template <class A>
+struct Materialized {
+  using type = A;
+};
+template <class U>
+struct Materialized<ChildRef<U>> {
+  using type = DeploymentHandle<U>;
+};
+template <class A>
+using materialized_t = typename Materialized<A>::type;
+
+template <class A>
+stored_t<A> store_argument(A&& a) {
+  if constexpr (IsBound<std::decay_t<A>>::value) {
+    return {a.ingress().options.name};
+  } else {
+    return std::forward<A>(a);
+  }
+}
+
+template <class A>
+decltype(auto) materialize(const A& a, const FactoryContext& ctx) {
+  if constexpr (!std::is_same_v<materialized_t<A>, A>) {
+    return materialized_t<A>(ctx.sink(a.name), a.name);
+  } else {
+    return (a);
+  }
+}
+
+template <class A>
+std::string argument_fingerprint(const A& a) {
+  if constexpr (IsBound<A>::value) {
+    // A child is identified by name: updating it rolls only the child, not its parents.
+    return "deployment:" + a.ingress().options.name;
+  } else if constexpr (std::is_constructible_v<Json, const A&>) {
+    return Json(a).dump();
+  } else {
+    return opaque_argument();
+  }
+}
+
+// Adds the deployments of a bound child to `out`, once each. Throws ConfigError when two
+// different deployments share a name.
+void add_child_deployments(std::vector<DeploymentDef>& out, const Application& child);
+
+template <class A>
+void collect_children(std::vector<DeploymentDef>& out, const A& a) {
+  if constexpr (IsBound<A>::value) add_child_deployments(out, a);
+}
+
+}  // namespace detail
 
 template <class T>
 class Deployment {
@@ -100,24 +180,32 @@ class Deployment {
   Deployment& options(DeploymentOptions v) { options_ = std::move(v); return *this; }
   const DeploymentOptions& options() const { return options_; }
 
-  // Copies `args`; each replica is constructed as T(const Args&...).
+  // Copies `args`; each replica is constructed as T(const Args&...), with every bound
+  // deployment among them replaced by a DeploymentHandle to it.
   template <class... Args>
-  Application bind(Args&&... args) const {
-    static_assert(std::is_constructible_v<T, const std::decay_t<Args>&...>,
-                  "bind(args...) must match a constructor of the deployment class");
-    detail::DeploymentDef def;
+  BoundDeployment<T> bind(Args&&... args) const {
+    static_assert(std::is_constructible_v<T, const detail::materialized_t<detail::stored_t<Args>>&...>,
+                  "bind(args...) must match a constructor of the deployment class (a bound "
+                  "deployment arrives as a cserve::DeploymentHandle)");
+    std::vector<detail::DeploymentDef> deployments(1);
+    (detail::collect_children(deployments, args), ...);
+    detail::DeploymentDef& def = deployments.front();
     def.options = options_;
     def.type_name = std::string(detail::full_type_name<T>());
     def.code_version = options_.version.empty()
                            ? detail::fingerprint(def.type_name, {detail::argument_fingerprint(args)...})
                            : options_.version;
     def.has_reconfigure = detail::HasReconfigure<T>;
-    def.factory = [stored = std::make_shared<const std::tuple<std::decay_t<Args>...>>(
-                       std::forward<Args>(args)...)]() -> std::unique_ptr<detail::ReplicaCallable> {
+    def.factory = [stored = std::make_shared<const std::tuple<detail::stored_t<Args>...>>(
+                       detail::store_argument(std::forward<Args>(args))...)](
+                      const detail::FactoryContext& ctx) -> std::unique_ptr<detail::ReplicaCallable> {
       return std::apply(
-          [](const auto&... a) { return std::make_unique<detail::CallableFor<T>>(a...); }, *stored);
+          [&](const auto&... a) {
+            return std::make_unique<detail::CallableFor<T>>(detail::materialize(a, ctx)...);
+          },
+          *stored);
     };
-    return Application(std::move(def));
+    return BoundDeployment<T>(std::move(deployments));
   }
 
  private:

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cserve/deployment.hpp>
+#include <cserve/handle.hpp>
 #include <cserve/status.hpp>
 
 #include <cstddef>
@@ -57,10 +58,28 @@ class Serve {
   Serve& operator=(Serve&&) noexcept;
   ~Serve();  // shutdown()
 
-  // Deploys (or redeploys) an application and returns once it is RUNNING. Throws ConfigError for
-  // invalid options and DeployError when the app ends DEPLOY_FAILED or `timeout_s` passes; in
-  // both cases other applications keep serving. A redeploy is a rolling update.
+  // Deploys (or redeploys) an application and returns once it is RUNNING, with a handle to its
+  // ingress. Throws ConfigError for invalid options and DeployError when the app ends
+  // DEPLOY_FAILED or `timeout_s` passes; in both cases other applications keep serving. A
+  // redeploy is a rolling update; each deployment of a graph rolls only if it changed.
+  template <class T>
+  DeploymentHandle<T> run(const BoundDeployment<T>& app, const RunOptions& options = {}) {
+    run(static_cast<const Application&>(app), options);
+    return get_app_handle<T>(options.name);
+  }
   void run(const Application& app, const RunOptions& options = {});
+
+  // A handle to an application's ingress, or to any deployment of it. Throws ConfigError for an
+  // unknown name, or when T is not the deployment's class.
+  template <class T>
+  DeploymentHandle<T> get_app_handle(const std::string& app) const {
+    return handle_for<T>(app, std::nullopt);
+  }
+  template <class T>
+  DeploymentHandle<T> get_deployment_handle(const std::string& deployment,
+                                            const std::string& app = "default") const {
+    return handle_for<T>(app, deployment);
+  }
   // Removes an application: its route goes at once, its replicas drain. Returns when gone.
   // Throws ConfigError for an unknown name.
   void delete_app(const std::string& name);
@@ -75,6 +94,23 @@ class Serve {
   int http_port() const;  // the bound port (useful with port 0)
 
  private:
+  struct Target {
+    std::shared_ptr<detail::CallSink> sink;
+    std::string deployment;
+    std::string type_name;
+  };
+  Target target(const std::string& app, const std::optional<std::string>& deployment) const;
+
+  template <class T>
+  DeploymentHandle<T> handle_for(const std::string& app, const std::optional<std::string>& deployment) const {
+    Target t = target(app, deployment);
+    if (t.type_name != detail::full_type_name<T>()) {
+      throw ConfigError("deployment '" + t.deployment + "' of application '" + app + "' is a " +
+                        t.type_name + ", not a " + std::string(detail::full_type_name<T>()));
+    }
+    return DeploymentHandle<T>(std::move(t.sink), std::move(t.deployment));
+  }
+
   std::unique_ptr<detail::Runtime> runtime_;
 };
 

@@ -1,6 +1,9 @@
 // Names and version fingerprints of deployments.
 #include <cserve/deployment.hpp>
 
+#include <cserve/error.hpp>
+
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <functional>
@@ -30,6 +33,24 @@ std::string fingerprint(std::string_view type_name, const std::vector<std::strin
 std::string opaque_argument() {
   static std::atomic<unsigned long long> next{0};
   return "opaque#" + std::to_string(next.fetch_add(1));
+}
+
+}  // namespace cserve::detail
+
+namespace cserve::detail {
+
+void add_child_deployments(std::vector<DeploymentDef>& out, const Application& child) {
+  for (const auto& def : child.deployments()) {
+    auto same_name = std::find_if(out.begin() + 1, out.end(), [&](const DeploymentDef& d) {
+      return d.options.name == def.options.name;
+    });
+    if (same_name == out.end()) {
+      out.push_back(def);
+    } else if (same_name->code_version != def.code_version) {
+      throw ConfigError("two different deployments are named '" + def.options.name +
+                        "' in one application; give one of them another name()");
+    }
+  }
 }
 
 }  // namespace cserve::detail

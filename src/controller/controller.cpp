@@ -373,11 +373,38 @@ void Controller::reconcile_deployment(AppRecord& app, DeploymentRecord& d, TimeP
   }
 }
 
+namespace {
+
+// The routers of one application, as a replica's constructor sees them (bound children become
+// handles to these). A snapshot: the deployments of an application are fixed per deploy().
+class AppSinks final : public detail::FactoryContext {
+ public:
+  AppSinks(std::string app, std::map<std::string, std::shared_ptr<Router>> routers)
+      : app_(std::move(app)), routers_(std::move(routers)) {}
+  std::shared_ptr<detail::CallSink> sink(const std::string& deployment) const override {
+    auto it = routers_.find(deployment);
+    if (it == routers_.end()) {
+      throw ConfigError("application '" + app_ + "' has no deployment '" + deployment + "'");
+    }
+    return it->second;
+  }
+
+ private:
+  std::string app_;
+  std::map<std::string, std::shared_ptr<Router>> routers_;
+};
+
+}  // namespace
+
 void Controller::start_replica(const AppRecord& app, DeploymentRecord& d,
                                const std::shared_ptr<ReplicaRecord>& r) {
   ReplicaContext ctx{app.name, d.def.options.name, r->id, r->allocation->gpu_ids(),
                      d.def.options.resources};
-  r->replica = std::make_shared<Replica>(std::move(ctx), pool_.make_strand(), d.def.factory);
+  std::map<std::string, std::shared_ptr<Router>> routers;
+  for (const auto& [name, dep] : app.deployments) routers.emplace(name, dep.router);
+  Replica::Maker maker = [sinks = std::make_shared<AppSinks>(app.name, std::move(routers)),
+                          make = d.def.factory] { return make(*sinks); };
+  r->replica = std::make_shared<Replica>(std::move(ctx), pool_.make_strand(), std::move(maker));
   r->state = ReplicaState::STARTING;
   CSERVE_LOG(kInfo, "controller") << "starting replica " << r->id << " of " << app.name;
   r->replica->start(d.def.options.user_config, [this, r](std::string error) {
@@ -523,6 +550,21 @@ ServeStatus Controller::status() const {
     out.applications.emplace(name, std::move(a));
   }
   return out;
+}
+
+Controller::Target Controller::target(const std::string& app,
+                                      const std::optional<std::string>& deployment) const {
+  std::lock_guard lock(mu_);
+  auto a = apps_.find(app);
+  if (a == apps_.end() || a->second->deleting) {
+    throw ConfigError("no application named '" + app + "'");
+  }
+  const std::string& name = deployment.value_or(a->second->ingress);
+  auto d = a->second->deployments.find(name);
+  if (d == a->second->deployments.end() || d->second.deleting) {
+    throw ConfigError("application '" + app + "' has no deployment '" + name + "'");
+  }
+  return {d->second.router, name, d->second.def.type_name};
 }
 
 void Controller::shutdown(Duration timeout) {

@@ -82,6 +82,16 @@ class Controller {
   // Returns once `name` no longer exists.
   void wait_deleted(const std::string& name);
   ServeStatus status() const;
+
+  // The router of a deployment (the ingress when `deployment` is empty), for handles. Throws
+  // ConfigError for an unknown application or deployment.
+  struct Target {
+    std::shared_ptr<Router> router;
+    std::string deployment;
+    std::string type_name;
+  };
+  Target target(const std::string& app, const std::optional<std::string>& deployment) const;
+
   // Deletes every application, waits (at most `timeout`) for the replicas to stop, ends the loop.
   void shutdown(Duration timeout);
 

@@ -45,6 +45,10 @@ std::shared_ptr<Resumer> current_resumer() {
   return t_replica ? t_replica->shared_from_this() : nullptr;
 }
 bool in_replica() { return t_replica != nullptr; }
+void resume_outside_replica(std::coroutine_handle<> h) {
+  ScopedReplica outside(nullptr);
+  h.resume();
+}
 }  // namespace detail
 
 Response response_for_exception(const std::exception_ptr& error, const Request& req) {
@@ -66,9 +70,8 @@ Response response_for_exception(const std::exception_ptr& error, const Request& 
   }
 }
 
-Replica::Replica(ReplicaContext context, std::unique_ptr<Strand> strand,
-                 detail::ReplicaFactory factory)
-    : context_(std::move(context)), strand_(std::move(strand)), factory_(std::move(factory)) {}
+Replica::Replica(ReplicaContext context, std::unique_ptr<Strand> strand, Maker maker)
+    : context_(std::move(context)), strand_(std::move(strand)), maker_(std::move(maker)) {}
 
 void Replica::start(std::optional<Json> user_config, Done done) {
   strand_->post([self = shared_from_this(), config = std::move(user_config),
@@ -77,7 +80,7 @@ void Replica::start(std::optional<Json> user_config, Done done) {
     {
       ScopedReplica scope(self.get());
       try {
-        self->callable_ = self->factory_();
+        self->callable_ = self->maker_();
         if (config) self->callable_->reconfigure(*config);
       } catch (...) {
         error = describe(std::current_exception());

@@ -24,6 +24,7 @@
 
 #include <atomic>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,8 +34,10 @@ namespace cserve {
 class Replica : public detail::Resumer, public std::enable_shared_from_this<Replica> {
  public:
   using Done = UniqueFunction<void(std::string error)>;  // empty error = success
+  // Builds the user object (runs the user's constructor); called on the strand.
+  using Maker = std::function<std::unique_ptr<detail::ReplicaCallable>()>;
 
-  Replica(ReplicaContext context, std::unique_ptr<Strand> strand, detail::ReplicaFactory factory);
+  Replica(ReplicaContext context, std::unique_ptr<Strand> strand, Maker maker);
 
   const ReplicaContext& context() const { return context_; }
   const std::string& id() const { return context_.replica_id; }
@@ -61,7 +64,7 @@ class Replica : public detail::Resumer, public std::enable_shared_from_this<Repl
  private:
   const ReplicaContext context_;
   const std::unique_ptr<Strand> strand_;
-  const detail::ReplicaFactory factory_;
+  const Maker maker_;
   std::unique_ptr<detail::ReplicaCallable> callable_;  // touched on the strand only
   std::atomic<int> in_flight_{0};
 };

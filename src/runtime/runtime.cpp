@@ -141,6 +141,10 @@ Serve::~Serve() {
 void Serve::run(const Application& app, const RunOptions& options) { runtime_->run(app, options); }
 void Serve::delete_app(const std::string& name) { runtime_->delete_app(name); }
 ServeStatus Serve::status() const { return runtime_->status(); }
+Serve::Target Serve::target(const std::string& app, const std::optional<std::string>& deployment) const {
+  auto t = runtime_->target(app, deployment);
+  return {std::move(t.router), std::move(t.deployment), std::move(t.type_name)};
+}
 void Serve::wait() { runtime_->wait(); }
 void Serve::shutdown() { runtime_->shutdown(); }
 const std::string& Serve::http_host() const { return runtime_->http_host(); }

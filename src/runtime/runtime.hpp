@@ -32,6 +32,9 @@ class Runtime {
   void run(const Application& app, const RunOptions& options);
   void delete_app(const std::string& name);
   ServeStatus status() const;
+  Controller::Target target(const std::string& app, const std::optional<std::string>& deployment) const {
+    return controller_->target(app, deployment);
+  }
   void wait();
   void shutdown();
 

@@ -12,6 +12,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -66,7 +67,18 @@ class ReplicaCallable {
   virtual void* object() = 0;
 };
 
-using ReplicaFactory = std::function<std::unique_ptr<ReplicaCallable>()>;
+class CallSink;
+
+// What a replica's constructor arguments may need from its application: the routers of the
+// deployments bound into it (they arrive in the constructor as handles).
+class FactoryContext {
+ public:
+  virtual ~FactoryContext() = default;
+  // Throws cserve::ConfigError for a deployment the application does not have.
+  virtual std::shared_ptr<CallSink> sink(const std::string& deployment) const = 0;
+};
+
+using ReplicaFactory = std::function<std::unique_ptr<ReplicaCallable>(const FactoryContext&)>;
 
 template <class T>
 concept HasRoutes = requires(Routes<T>& r) { T::routes(r); };

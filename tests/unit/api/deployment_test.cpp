@@ -36,6 +36,13 @@ struct Configurable {
   Json config;
 };
 
+struct NoChildren final : detail::FactoryContext {
+  std::shared_ptr<detail::CallSink> sink(const std::string& name) const override {
+    throw ConfigError("no deployment " + name);
+  }
+};
+const NoChildren kNoChildren;
+
 // Runs an HTTP handler that completes synchronously; rethrows what it threw.
 Response call(detail::ReplicaCallable& target, Request& req) {
   std::optional<detail::HandlerOutcome> outcome;
@@ -66,8 +73,8 @@ TEST(Deployment, OptionsKeepRayDefaults) {
 
 TEST(Deployment, BindBuildsReplicasFromCopiedArguments) {
   auto app = deployment<models::Box<int>>().bind(42);
-  auto a = app.ingress().factory();
-  auto b = app.ingress().factory();
+  auto a = app.ingress().factory(kNoChildren);
+  auto b = app.ingress().factory(kNoChildren);
   Request req("GET", "/");
   EXPECT_EQ(call(*a, req).body, "42");
   EXPECT_EQ(call(*b, req).body, "42");
@@ -75,7 +82,7 @@ TEST(Deployment, BindBuildsReplicasFromCopiedArguments) {
 
 TEST(Deployment, ReplicasHoldState) {
   auto app = deployment<Counter>().bind();
-  auto r = app.ingress().factory();
+  auto r = app.ingress().factory(kNoChildren);
   Request req("GET", "/");
   EXPECT_EQ(call(*r, req).body, R"({"count":1})");
   EXPECT_EQ(call(*r, req).body, R"({"count":2})");
@@ -83,14 +90,14 @@ TEST(Deployment, ReplicasHoldState) {
 
 TEST(Deployment, FunctionDeploymentsServe) {
   Request req("GET", "/x");
-  EXPECT_EQ(call(*deployment<&hello>().bind().ingress().factory(), req).body, R"({"path":"/x"})");
-  auto r = call(*deployment<&ping>().bind().ingress().factory(), req);
+  EXPECT_EQ(call(*deployment<&hello>().bind().ingress().factory(kNoChildren), req).body, R"({"path":"/x"})");
+  auto r = call(*deployment<&ping>().bind().ingress().factory(kNoChildren), req);
   EXPECT_EQ(r.body, "pong");
   EXPECT_EQ(r.content_type, "text/plain; charset=utf-8");
 }
 
 TEST(Deployment, RoutesDispatchAndMiss) {
-  auto r = deployment<WithRoutes>().bind().ingress().factory();
+  auto r = deployment<WithRoutes>().bind().ingress().factory(kNoChildren);
   Request root("GET", "/");
   EXPECT_EQ(call(*r, root).body, R"("root")");
   Request item("POST", "/items/7", "", {}, R"({"a":1})");
@@ -126,7 +133,7 @@ TEST(Deployment, VersionFollowsClassAndArguments) {
 TEST(Deployment, ReconfigureHookIsDetected) {
   EXPECT_TRUE(deployment<Configurable>().bind().ingress().has_reconfigure);
   EXPECT_FALSE(deployment<Counter>().bind().ingress().has_reconfigure);
-  auto r = deployment<Configurable>().bind().ingress().factory();
+  auto r = deployment<Configurable>().bind().ingress().factory(kNoChildren);
   r->reconfigure({{"threshold", 3}});
   Request req("GET", "/");
   EXPECT_EQ(call(*r, req).body, R"({"threshold":3})");

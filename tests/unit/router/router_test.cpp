@@ -29,6 +29,12 @@ class QueueStrand final : public Strand {
   std::shared_ptr<TaskQueue> q_;
 };
 
+struct NoChildren final : detail::FactoryContext {
+  std::shared_ptr<detail::CallSink> sink(const std::string& name) const override {
+    throw ConfigError("no deployment " + name);
+  }
+};
+
 struct Echo {
   Json operator()(const Request& r) { return r.path(); }
 };
@@ -41,7 +47,8 @@ struct Fixture {
   std::shared_ptr<Replica> add_replica(const std::string& id) {
     auto def = deployment<Echo>().bind().ingress();
     auto r = std::make_shared<Replica>(ReplicaContext{"app", "Echo", id, {}, {}},
-                                       std::make_unique<QueueStrand>(queue), def.factory);
+                                       std::make_unique<QueueStrand>(queue),
+                                       [def] { return def.factory(NoChildren{}); });
     r->start(std::nullopt, [](std::string e) { ASSERT_EQ(e, ""); });
     queue->run_all();
     replicas.push_back(r);

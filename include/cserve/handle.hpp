@@ -1,0 +1,381 @@
+// cserve/handle.hpp — calling deployments from C++: DeploymentHandle<T> and DeploymentResponse<R>.
+//
+//   cserve::DeploymentHandle<Model> h = serve.run(cserve::deployment<Model>().bind());
+//   cserve::DeploymentResponse<float> r = h.remote(x);            // operator()(x), in flight now
+//   float y = r.result();                                          // from a plain thread
+//   float z = co_await h.method(&Model::predict).remote(x);        // inside a coroutine
+//
+// A call goes through the deployment's router like an HTTP request (power of two choices,
+// max_ongoing_requests, queueing, 503 when the queue is full) and runs on a replica's strand.
+// Arguments are moved into the call — in-process nothing is serialized. A DeploymentResponse
+// passed as an argument is resolved first, without blocking any thread.
+//
+// The rule for code inside a deployment: co_await responses; never call result(), which would
+// block a worker thread (and could deadlock the runtime) — it throws cserve::Error there instead.
+// Thread-safety: handles are cheap to copy and safe to use from any thread. One
+// DeploymentResponse is awaited (or waited on) by one caller.
+#pragma once
+
+#include <cserve/detail/call.hpp>
+#include <cserve/detail/callable.hpp>
+#include <cserve/detail/resumer.hpp>
+#include <cserve/detail/type_name.hpp>
+#include <cserve/error.hpp>
+#include <cserve/task.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <coroutine>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace cserve {
+
+// A handle call did not finish within result()'s timeout.
+class TimeoutError : public Error {
+ public:
+  using Error::Error;
+};
+
+// No replica would take a handle call: the queue was full, or the deployment is gone or failed.
+class UnavailableError : public Error {
+ public:
+  using Error::Error;
+};
+
+template <class R>
+class DeploymentResponse;
+
+namespace detail {
+
+// Resumes `h` on this thread as code outside any replica (clearing the replica context).
+void resume_outside_replica(std::coroutine_handle<> h);
+
+// The result of one call, shared by the call and its DeploymentResponse.
+template <class R>
+class ResponseState {
+ public:
+  using Stored = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
+
+  template <class V>
+  void set_value(V&& v) {
+    finish([&] { value_.emplace(std::forward<V>(v)); });
+  }
+  void set_error(std::exception_ptr e) {
+    finish([&] { error_ = std::move(e); });
+  }
+
+  // Runs `fn` once the result is there: at once if it already is, else on the completing thread.
+  void on_ready(UniqueFunction<void()> fn) {
+    {
+      std::lock_guard lock(mu_);
+      if (!done_) {
+        on_ready_.push_back(std::move(fn));
+        return;
+      }
+    }
+    fn();
+  }
+
+  bool ready() const {
+    std::lock_guard lock(mu_);
+    return done_;
+  }
+
+  bool wait_for(std::optional<std::chrono::duration<double>> timeout) {
+    std::unique_lock lock(mu_);
+    if (!timeout) {
+      cv_.wait(lock, [&] { return done_; });
+      return true;
+    }
+    return cv_.wait_for(lock, *timeout, [&] { return done_; });
+  }
+
+  // After ready(): the value (a copy when R is copyable, so it may be taken again) or the error.
+  R take() {
+    if (error_) std::rethrow_exception(error_);
+    if constexpr (std::is_void_v<R>) {
+      return;
+    } else if constexpr (std::is_copy_constructible_v<R>) {
+      return *value_;
+    } else {
+      return std::move(*value_);
+    }
+  }
+
+ private:
+  template <class F>
+  void finish(F&& store) {
+    std::vector<UniqueFunction<void()>> next;
+    {
+      std::lock_guard lock(mu_);
+      if (done_) return;
+      store();
+      done_ = true;
+      next.swap(on_ready_);
+    }
+    cv_.notify_all();
+    for (auto& fn : next) fn();
+  }
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::optional<Stored> value_;
+  std::exception_ptr error_;
+  std::vector<UniqueFunction<void()>> on_ready_;
+};
+
+template <class A>
+struct IsResponse : std::false_type {};
+template <class R>
+struct IsResponse<DeploymentResponse<R>> : std::true_type {
+  using value_type = R;
+};
+
+// What a stored argument becomes when the call runs: a DeploymentResponse<X> becomes its X.
+template <class A>
+struct Resolved {
+  using type = A;
+};
+template <class R>
+struct Resolved<DeploymentResponse<R>> {
+  using type = R;
+};
+template <class A>
+using resolved_t = typename Resolved<A>::type;
+
+template <class T>
+struct ResponseOf {
+  using type = T;
+};
+template <class T>
+struct ResponseOf<Task<T>> {
+  using type = T;
+};
+
+// Completes `state` with what `f()` returns (awaiting it first when it is a Task), then `done`.
+template <class R, class F>
+void run_handle_call(F&& f, const std::shared_ptr<ResponseState<R>>& state,
+                     UniqueFunction<void()> done) {
+  using Result = std::invoke_result_t<F>;
+  try {
+    if constexpr (IsTask<Result>::value) {
+      Result::start_detached(f(), [state, done = std::move(done)](auto& promise) mutable {
+        try {
+          if constexpr (std::is_void_v<R>) {
+            promise.take();
+            state->set_value(std::monostate{});
+          } else {
+            state->set_value(promise.take());
+          }
+        } catch (...) {
+          state->set_error(std::current_exception());
+        }
+        done();
+      });
+      return;
+    } else if constexpr (std::is_void_v<Result>) {
+      f();
+      state->set_value(std::monostate{});
+    } else {
+      state->set_value(f());
+    }
+  } catch (...) {
+    state->set_error(std::current_exception());
+  }
+  if (done) done();
+}
+
+}  // namespace detail
+
+template <class R>
+class DeploymentResponse {
+ public:
+  explicit DeploymentResponse(std::shared_ptr<detail::ResponseState<R>> state) : state_(std::move(state)) {}
+
+  // Blocks this thread until the call finishes; returns its value or throws its exception
+  // (UnavailableError when no replica took it). Throws TimeoutError after `timeout`, and
+  // cserve::Error when called inside a deployment (co_await the response there).
+  R result(std::optional<std::chrono::duration<double>> timeout = std::nullopt) const {
+    if (detail::in_replica()) {
+      throw Error(
+          "DeploymentResponse::result() would block a replica's worker thread (and can deadlock "
+          "the runtime); inside a deployment, make the handler a coroutine and co_await the "
+          "response");
+    }
+    if (!state_->wait_for(timeout)) throw TimeoutError("the call did not finish in time");
+    return state_->take();
+  }
+
+  bool ready() const { return state_->ready(); }
+
+  // co_await: inside a replica the coroutine continues on the replica's strand.
+  bool await_ready() const { return state_->ready(); }
+  void await_suspend(std::coroutine_handle<> h) const {
+    state_->on_ready([h, resumer = detail::current_resumer()] {
+      if (resumer) {
+        resumer->resume(h);
+      } else {
+        detail::resume_outside_replica(h);
+      }
+    });
+  }
+  R await_resume() const { return state_->take(); }
+
+  const std::shared_ptr<detail::ResponseState<R>>& state() const { return state_; }
+
+ private:
+  std::shared_ptr<detail::ResponseState<R>> state_;
+};
+
+namespace detail {
+
+// Starts the call once every DeploymentResponse among `args` has resolved.
+template <class Args>
+void when_resolved(const std::shared_ptr<Args>& args, UniqueFunction<void(std::exception_ptr)> go) {
+  constexpr std::size_t n = std::tuple_size_v<Args>;
+  struct Join {
+    std::mutex mu;
+    std::size_t left;
+    std::exception_ptr error;
+    UniqueFunction<void(std::exception_ptr)> go;
+  };
+  auto join = std::make_shared<Join>();
+  join->go = std::move(go);
+  std::size_t pending = 0;
+  std::apply([&](auto&... a) { ((pending += IsResponse<std::decay_t<decltype(a)>>::value), ...); }, *args);
+  join->left = pending + 1;  // +1: released after every callback is registered
+  auto arrive = [join](std::exception_ptr e) {
+    UniqueFunction<void(std::exception_ptr)> go;
+    std::exception_ptr error;
+    {
+      std::lock_guard lock(join->mu);
+      if (e && !join->error) join->error = e;
+      if (--join->left > 0) return;
+      go = std::move(join->go);
+      error = join->error;
+    }
+    go(error);
+  };
+  std::apply(
+      [&](auto&... a) {
+        (
+            [&](auto& arg) {
+              if constexpr (IsResponse<std::decay_t<decltype(arg)>>::value) {
+                auto state = arg.state();
+                state->on_ready([arrive, state]() mutable {
+                  std::exception_ptr e;
+                  try {
+                    (void)state->take();
+                  } catch (...) {
+                    e = std::current_exception();
+                  }
+                  arrive(e);
+                });
+              }
+            }(a),
+            ...);
+      },
+      *args);
+  (void)n;
+  arrive(nullptr);
+}
+
+template <class A>
+decltype(auto) resolve(A& a) {
+  if constexpr (IsResponse<A>::value) {
+    return a.state()->take();
+  } else {
+    return std::move(a);
+  }
+}
+
+}  // namespace detail
+
+// Calls `method` (a pointer to member function, or &T::operator()) of deployment T.
+template <class T, class M>
+class MethodCaller {
+ public:
+  MethodCaller(std::shared_ptr<detail::CallSink> sink, M method) : sink_(std::move(sink)), method_(method) {}
+
+  template <class... Args>
+  auto remote(Args&&... args) const {
+    using Stored = std::tuple<std::decay_t<Args>...>;
+    using Result = std::invoke_result_t<M, T&, detail::resolved_t<std::decay_t<Args>>&&...>;
+    using R = typename detail::ResponseOf<Result>::type;
+    auto state = std::make_shared<detail::ResponseState<R>>();
+    auto stored = std::make_shared<Stored>(std::forward<Args>(args)...);
+    auto submit = [sink = sink_, method = method_, stored, state](std::exception_ptr error) {
+      if (error) return state->set_error(error);
+      detail::Call call;
+      call.run = [method, stored, state](detail::ReplicaCallable& target,
+                                         detail::UniqueFunction<void()> done) {
+        T& object = *static_cast<T*>(target.object());
+        detail::run_handle_call<R>(
+            [&]() -> decltype(auto) {
+              return std::apply(
+                  [&](auto&... a) -> decltype(auto) {
+                    return std::invoke(method, object, detail::resolve(a)...);
+                  },
+                  *stored);
+            },
+            state, std::move(done));
+      };
+      call.reject = [state](int, std::string message) {
+        state->set_error(std::make_exception_ptr(UnavailableError(message)));
+      };
+      sink->submit(std::move(call));
+    };
+    if constexpr ((detail::IsResponse<std::decay_t<Args>>::value || ...)) {
+      detail::when_resolved(stored, std::move(submit));
+    } else {
+      submit(nullptr);
+    }
+    return DeploymentResponse<R>(std::move(state));
+  }
+
+ private:
+  std::shared_ptr<detail::CallSink> sink_;
+  M method_;
+};
+
+template <class T>
+class DeploymentHandle {
+ public:
+  DeploymentHandle() = default;
+  DeploymentHandle(std::shared_ptr<detail::CallSink> sink, std::string deployment)
+      : sink_(std::move(sink)), deployment_(std::move(deployment)) {}
+
+  // Calls the deployment's call operator.
+  template <class... Args>
+  auto remote(Args&&... args) const {
+    return method(&T::operator()).remote(std::forward<Args>(args)...);
+  }
+
+  // Calls another member function: handle.method(&Model::predict).remote(x).
+  template <class M>
+    requires std::is_member_function_pointer_v<M>
+  MethodCaller<T, M> method(M m) const {
+    if (!sink_) throw Error("this DeploymentHandle is empty (default-constructed)");
+    return MethodCaller<T, M>(sink_, m);
+  }
+
+  const std::string& deployment_name() const { return deployment_; }
+  explicit operator bool() const { return sink_ != nullptr; }
+
+ private:
+  std::shared_ptr<detail::CallSink> sink_;
+  std::string deployment_;
+};
+
+}  // namespace cserve

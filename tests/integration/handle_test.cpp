@@ -1,0 +1,298 @@
+// Handles, coroutines and model composition through the public API, in one process.
+#include <cserve/cserve.hpp>
+
+#include "support/http_client.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <thread>
+
+namespace cserve {
+namespace {
+
+using namespace std::chrono_literals;
+using test::HttpClient;
+
+Serve start_local(ServeOptions o = {}) {
+  o.http.port = 0;
+  if (!o.cpus) o.cpus = 16;
+  return start(o);
+}
+
+class Adder {
+ public:
+  explicit Adder(int base) : base_(base) {}
+  int operator()(int x) { return base_ + x; }
+  int twice(int x) { return 2 * x; }
+  std::string name() { return get_replica_context().deployment; }
+
+ private:
+  int base_;
+};
+
+class Sleeper {
+ public:
+  explicit Sleeper(int ms) : ms_(ms) {}
+  int operator()(int x) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms_));
+    return x;
+  }
+
+ private:
+  int ms_;
+};
+
+class FanOut {
+ public:
+  FanOut(DeploymentHandle<Sleeper> a, DeploymentHandle<Sleeper> b) : a_(std::move(a)), b_(std::move(b)) {}
+  Task<int> operator()(int x) {
+    auto ra = a_.remote(x);  // both in flight before either is awaited
+    auto rb = b_.remote(x + 1);
+    int sa = co_await ra;
+    int sb = co_await rb;
+    co_return sa + sb;
+  }
+
+ private:
+  DeploymentHandle<Sleeper> a_, b_;
+};
+
+TEST(Handle, RunReturnsAHandleToTheIngress) {
+  Serve serve = start_local();
+  DeploymentHandle<Adder> h = serve.run(deployment<Adder>().bind(10), {.name = "adder"});
+  EXPECT_EQ(h.remote(5).result(), 15);
+  EXPECT_EQ(h.method(&Adder::twice).remote(21).result(), 42);
+  EXPECT_EQ(h.method(&Adder::name).remote().result(), "Adder");
+  auto again = serve.get_app_handle<Adder>("adder");
+  EXPECT_EQ(again.remote(1).result(1s), 11);
+  EXPECT_THROW(serve.get_app_handle<Sleeper>("adder"), ConfigError);
+  EXPECT_THROW(serve.get_app_handle<Adder>("nope"), ConfigError);
+  EXPECT_THROW(serve.get_deployment_handle<Adder>("Nope", "adder"), ConfigError);
+}
+
+TEST(Handle, CallsFromEightUserThreadsAllComplete) {
+  Serve serve = start_local();
+  auto h = serve.run(deployment<Adder>().num_replicas(2).resources({.cpus = 0.5}).bind(1000));
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([h, t, &wrong] {  // a copy of the handle per thread
+      std::vector<DeploymentResponse<int>> pending;
+      for (int i = 0; i < 100; ++i) pending.push_back(h.remote(t * 1000 + i));
+      for (int i = 0; i < 100; ++i) {
+        if (pending[i].result() != 1000 + t * 1000 + i) ++wrong;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+TEST(Handle, ParallelFanOutOverlaps) {
+  Serve serve = start_local({.worker_threads = 3});
+  auto slow = [](const char* name) { return deployment<Sleeper>().name(name).bind(300); };
+  auto h = serve.run(deployment<FanOut>().bind(slow("A"), slow("B")));
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(h.remote(1).result(), 3);
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(took, 300ms);
+  EXPECT_LT(took, 550ms) << "two 300 ms children should overlap, not add up to 600 ms";
+}
+
+class Doubler {
+ public:
+  int operator()(int x) { return 2 * x; }
+};
+
+TEST(Handle, ChainedResponsesResolveInOrder) {
+  Serve serve = start_local();
+  auto add = serve.run(deployment<Adder>().bind(1), {.name = "add", .route_prefix = "/add"});
+  auto dbl = serve.run(deployment<Doubler>().bind(), {.name = "double", .route_prefix = "/double"});
+  auto a = add.remote(4);      // 5
+  auto b = dbl.remote(a);      // 10: resolved without blocking any thread
+  auto c = add.remote(b);      // 11
+  EXPECT_EQ(c.result(), 11);
+  EXPECT_EQ(b.result(), 10);
+}
+
+std::atomic<int> g_shared_constructions{0};
+class Shared {
+ public:
+  Shared() { ++g_shared_constructions; }
+  int operator()(int x) { return x + 1; }
+};
+
+class Left {
+ public:
+  explicit Left(DeploymentHandle<Shared> s) : s_(std::move(s)) {}
+  Task<int> operator()(int x) { co_return co_await s_.remote(x) * 10; }
+
+ private:
+  DeploymentHandle<Shared> s_;
+};
+
+class Right {
+ public:
+  explicit Right(DeploymentHandle<Shared> s) : s_(std::move(s)) {}
+  Task<int> operator()(int x) { co_return co_await s_.remote(x) * 100; }
+
+ private:
+  DeploymentHandle<Shared> s_;
+};
+
+class Diamond {
+ public:
+  Diamond(DeploymentHandle<Left> l, DeploymentHandle<Right> r) : l_(std::move(l)), r_(std::move(r)) {}
+  Task<Json> operator()(const Request& req) {
+    int x = std::stoi(req.query("x").value_or("0"));
+    auto left = l_.remote(x);
+    auto right = r_.remote(x);
+    // (GCC 12 rejects co_await inside a braced initializer list: await into locals first.)
+    int l = co_await left;
+    int r = co_await right;
+    co_return Json{{"left", l}, {"right", r}};
+  }
+
+ private:
+  DeploymentHandle<Left> l_;
+  DeploymentHandle<Right> r_;
+};
+
+TEST(Composition, DiamondGraphDeploysASharedChildOnceAndServesHttp) {
+  g_shared_constructions = 0;
+  Serve serve = start_local();
+  auto shared = deployment<Shared>().num_replicas(2).resources({.cpus = 0.5}).bind();
+  auto app = deployment<Diamond>().bind(deployment<Left>().bind(shared), deployment<Right>().bind(shared));
+  EXPECT_EQ(app.deployments().size(), 4u);  // Diamond, Left, Shared, Right
+  serve.run(app, {.route_prefix = "/diamond"});
+  EXPECT_EQ(g_shared_constructions.load(), 2);  // once per replica
+  HttpClient client(serve.http_port());
+  auto r = client.get("/diamond?x=4");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(Json::parse(r.body), (Json{{"left", 50}, {"right", 500}}));
+  auto status = serve.status().applications.at("default");
+  EXPECT_EQ(status.deployments.size(), 4u);
+  EXPECT_EQ(status.ingress, "Diamond");
+  // Any deployment of the graph can be called directly too.
+  EXPECT_EQ(serve.get_deployment_handle<Shared>("Shared").remote(1).result(), 2);
+}
+
+class Fragile {
+ public:
+  int operator()(int x) {
+    if (x < 0) throw std::invalid_argument("negative input: " + std::to_string(x));
+    return x;
+  }
+};
+
+class Careful {
+ public:
+  explicit Careful(DeploymentHandle<Fragile> f) : f_(std::move(f)) {}
+  Task<std::string> operator()(int x) {
+    try {
+      co_return std::to_string(co_await f_.remote(x));
+    } catch (const std::invalid_argument& e) {
+      co_return std::string("caught: ") + e.what();
+    }
+  }
+  // The rule: blocking inside a deployment is an error, not a hang.
+  int blocking(int x) { return f_.remote(x).result(); }
+
+ private:
+  DeploymentHandle<Fragile> f_;
+};
+
+TEST(Composition, ChildExceptionsReachTheParentAsErrors) {
+  Serve serve = start_local();
+  auto h = serve.run(deployment<Careful>().bind(deployment<Fragile>().bind()));
+  EXPECT_EQ(h.remote(7).result(), "7");
+  EXPECT_EQ(h.remote(-2).result(), "caught: negative input: -2");
+  auto direct = serve.get_deployment_handle<Fragile>("Fragile");
+  EXPECT_THROW(direct.remote(-1).result(), std::invalid_argument);
+}
+
+TEST(Composition, BlockingOnAHandleInsideAReplicaFailsLoudly) {
+  Serve serve = start_local();
+  auto h = serve.run(deployment<Careful>().bind(deployment<Fragile>().bind()));
+  try {
+    h.method(&Careful::blocking).remote(1).result(5s);
+    FAIL() << "expected cserve::Error";
+  } catch (const TimeoutError&) {
+    FAIL() << "blocked instead of failing";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("co_await"), std::string::npos) << e.what();
+  }
+}
+
+class Version {
+ public:
+  explicit Version(std::string v) : v_(std::move(v)) {}
+  std::string operator()() { return v_; }
+
+ private:
+  std::string v_;
+};
+
+class Front {
+ public:
+  explicit Front(DeploymentHandle<Version> v) : v_(std::move(v)) {}
+  Task<std::string> operator()() { co_return co_await v_.remote(); }
+
+ private:
+  DeploymentHandle<Version> v_;
+};
+
+std::set<std::string> running(const Serve& serve, const std::string& dep) {
+  std::set<std::string> ids;
+  const ServeStatus s = serve.status();
+  for (const auto& r : s.applications.at("default").deployments.at(dep).replicas) {
+    if (r.state == ReplicaState::RUNNING) ids.insert(r.replica_id);
+  }
+  return ids;
+}
+
+TEST(Composition, RedeployingOnePartRollsOnlyThatPart) {
+  Serve serve = start_local();
+  auto h = serve.run(deployment<Front>().bind(deployment<Version>().graceful_shutdown_wait_loop_s(0.05).bind("v1")));
+  EXPECT_EQ(h.remote().result(), "v1");
+  auto front = running(serve, "Front");
+  auto version = running(serve, "Version");
+  h = serve.run(deployment<Front>().bind(deployment<Version>().graceful_shutdown_wait_loop_s(0.05).bind("v2")));
+  EXPECT_EQ(h.remote().result(), "v2");
+  EXPECT_EQ(running(serve, "Front"), front);       // untouched
+  EXPECT_NE(running(serve, "Version"), version);   // rolled
+}
+
+class Gather {
+ public:
+  explicit Gather(DeploymentHandle<Sleeper> s) : s_(std::move(s)) {}
+  Task<int> operator()(int x) { co_return co_await s_.remote(x); }
+
+ private:
+  DeploymentHandle<Sleeper> s_;
+};
+
+TEST(Coroutines, SuspendedCallsInterleaveInOneReplica) {
+  Serve serve = start_local({.worker_threads = 4});
+  auto h = serve.run(deployment<Gather>().max_ongoing_requests(4).bind(
+      deployment<Sleeper>().num_replicas(4).max_ongoing_requests(1).resources({.cpus = 0.5}).bind(300)));
+  auto start = std::chrono::steady_clock::now();
+  std::vector<DeploymentResponse<int>> calls;
+  for (int i = 0; i < 4; ++i) calls.push_back(h.remote(i));
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(calls[i].result(), i);
+  // One Gather replica held four suspended calls at once: ~300 ms, not 1200 ms.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 900ms);
+}
+
+TEST(Handle, CallsToADeletedApplicationFail) {
+  Serve serve = start_local();
+  auto h = serve.run(deployment<Adder>().bind(1), {.name = "gone"});
+  serve.delete_app("gone");
+  EXPECT_THROW(h.remote(1).result(5s), UnavailableError);
+}
+
+}  // namespace
+}  // namespace cserve
