@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cserve/deployment.hpp>
+#include <cserve/handle.hpp>
+#include <cserve/batching.hpp>
 #include <cserve/error.hpp>
 #include <cserve/http.hpp>
 #include <cserve/json.hpp>
@@ -10,3 +12,4 @@
 #include <cserve/routes.hpp>
 #include <cserve/serve.hpp>
 #include <cserve/status.hpp>
+#include <cserve/task.hpp>

@@ -17,6 +17,10 @@ class AsioStrand final : public Strand {
  public:
   explicit AsioStrand(asio::io_context& io) : strand_(asio::make_strand(io)) {}
   void post(UniqueFunction<void()> fn) override { asio::post(strand_, std::move(fn)); }
+  void post_after(std::chrono::steady_clock::duration delay, UniqueFunction<void()> fn) override {
+    auto timer = std::make_shared<asio::steady_timer>(strand_, delay);
+    timer->async_wait([timer, fn = std::move(fn)](const boost::system::error_code&) mutable { fn(); });
+  }
 
  private:
   asio::strand<asio::io_context::executor_type> strand_;

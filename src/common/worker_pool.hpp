@@ -6,6 +6,7 @@
 
 #include <cserve/detail/unique_function.hpp>
 
+#include <chrono>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -20,6 +21,8 @@ class Strand {
   // Runs `fn` on a worker thread, after every function posted to this strand before it, and
   // never at the same time as another function of this strand.
   virtual void post(UniqueFunction<void()> fn) = 0;
+  // Runs `fn` on this strand once `delay` has passed.
+  virtual void post_after(std::chrono::steady_clock::duration delay, UniqueFunction<void()> fn) = 0;
 };
 
 class WorkerPool {

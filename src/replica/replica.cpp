@@ -154,4 +154,18 @@ void Replica::resume(std::coroutine_handle<> h) {
   });
 }
 
+void Replica::post(UniqueFunction<void()> fn) {
+  strand_->post([self = shared_from_this(), fn = std::move(fn)]() mutable {
+    ScopedReplica scope(self.get());
+    fn();
+  });
+}
+
+void Replica::post_after(std::chrono::steady_clock::duration delay, UniqueFunction<void()> fn) {
+  strand_->post_after(delay, [self = shared_from_this(), fn = std::move(fn)]() mutable {
+    ScopedReplica scope(self.get());
+    fn();
+  });
+}
+
 }  // namespace cserve

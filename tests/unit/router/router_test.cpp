@@ -24,6 +24,9 @@ class QueueStrand final : public Strand {
  public:
   explicit QueueStrand(std::shared_ptr<TaskQueue> q) : q_(std::move(q)) {}
   void post(UniqueFunction<void()> fn) override { q_->tasks.push_back(std::move(fn)); }
+  void post_after(std::chrono::steady_clock::duration, UniqueFunction<void()> fn) override {
+    q_->tasks.push_back(std::move(fn));
+  }
 
  private:
   std::shared_ptr<TaskQueue> q_;
