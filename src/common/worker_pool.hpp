@@ -21,7 +21,7 @@ class Strand {
   // Runs `fn` on a worker thread, after every function posted to this strand before it, and
   // never at the same time as another function of this strand.
   virtual void post(UniqueFunction<void()> fn) = 0;
-  // Runs `fn` on this strand once `delay` has passed.
+  // Runs `fn` on this strand once `delay` has passed (dropped if the pool stops first).
   virtual void post_after(std::chrono::steady_clock::duration delay, UniqueFunction<void()> fn) = 0;
 };
 
@@ -38,8 +38,9 @@ class WorkerPool {
   void stop();
   int size() const { return static_cast<int>(threads_.size()); }
 
- private:
   struct Impl;
+
+ private:
   std::unique_ptr<Impl> impl_;
   std::vector<std::thread> threads_;
 };
