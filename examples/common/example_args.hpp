@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <string>
 #include <string_view>
 
@@ -46,14 +47,14 @@ inline cserve::ServeOptions parse_args(int argc, char** argv) {
   return o;
 }
 
-// Runs `body`, turning cserve's errors (a port in use, a failed deploy) into a message on stderr
-// and exit status 1 instead of an uncaught exception.
+// Runs `body`, turning errors (a port in use, a failed deploy) into a message on stderr and exit
+// status 1 instead of an uncaught exception.
 template <class F>
 int guarded_main(const char* program, F&& body) {
   try {
     body();
     return 0;
-  } catch (const cserve::Error& e) {
+  } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: %s\n", program, e.what());
     return 1;
   }

@@ -308,6 +308,7 @@ void Controller::reconcile_deployment(AppRecord& app, DeploymentRecord& d, TimeP
   }
 
   // 3. Place what waits for resources.
+  const std::string was_unplaceable = std::move(d.unplaceable);
   d.unplaceable.clear();
   for (const auto& r : d.replicas) {
     if (r->state != ReplicaState::PENDING) continue;
@@ -319,6 +320,10 @@ void Controller::reconcile_deployment(AppRecord& app, DeploymentRecord& d, TimeP
     apply_allocation(free_, *placed.allocation, -1);
     r->allocation = std::move(placed.allocation);
     start_replica(app, d, r);
+  }
+  if (!d.unplaceable.empty() && d.unplaceable != was_unplaceable) {
+    CSERVE_LOG(kWarning, "controller") << "deployment '" << opts.name << "' of " << app.name
+                                       << " has a replica waiting for resources: " << d.unplaceable;
   }
 
   // 4. Deliver a changed user_config in place (old-version replicas are on their way out).

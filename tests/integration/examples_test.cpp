@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <csignal>
 #include <thread>
 
@@ -55,6 +56,63 @@ TEST(Examples, CounterRoutesFollowsTheSeedTranscript) {
   EXPECT_EQ(client.get("/Counter").status, 200);
   p.signal(SIGINT);
   EXPECT_EQ(p.wait_exit(30s), 0);
+}
+
+TEST(Examples, EnsembleServesHttpAndAHandle) {
+  ChildProcess p(example("ensemble"), {"--port", "0"});
+  auto handle_line = p.wait_for_line("handle: ", 20s);
+  ASSERT_TRUE(handle_line);
+  EXPECT_NE(handle_line->find(R"("a":3.0)"), std::string::npos) << *handle_line;
+  EXPECT_NE(handle_line->find(R"("b":6.0)"), std::string::npos) << *handle_line;
+  int port = p.wait_for_port();
+  ASSERT_GT(port, 0);
+  HttpClient client(port);
+  auto r = client.request("POST", "/predict", "[1, 2, 6]");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(Json::parse(r.body), (Json{{"a", 3.0}, {"b", 6.0}, {"mean", 4.5}}));
+  EXPECT_EQ(client.request("POST", "/predict", "[]").status, 400);          // from a child
+  EXPECT_EQ(client.request("POST", "/predict", "{\"x\": 1}").status, 400);  // from the ingress
+  EXPECT_EQ(client.request("POST", "/predict", "not json").status, 400);
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait_exit(30s), 0);
+}
+
+TEST(Examples, BatchingGathersConcurrentRequests) {
+  ChildProcess p(example("batching"), {"--port", "0", "--max-batch-size", "16"});
+  int port = p.wait_for_port();
+  ASSERT_GT(port, 0);
+  Json input = Json::array();
+  for (int i = 0; i < 512; ++i) input.push_back(0.001 * i);
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int c = 0; c < 16; ++c) {
+    clients.emplace_back([&] {
+      HttpClient client(port);
+      for (int i = 0; i < 10; ++i) {
+        auto r = client.request("POST", "/model", input.dump());
+        if (r.status == 200 && Json::parse(r.body).size() == 8) ++ok;
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(ok.load(), 160);
+  auto stats = Json::parse(HttpClient(port).get("/model/stats").body);
+  EXPECT_EQ(stats["inputs"], 160);
+  EXPECT_GT(stats["mean_batch_size"].get<double>(), 1.0) << stats.dump();
+  EXPECT_EQ(HttpClient(port).request("POST", "/model", "[1, 2]").status, 400);
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait_exit(30s), 0);
+}
+
+TEST(Examples, EmbedHandleServesFromTheUsersOwnServer) {
+  ChildProcess p(example("embed_handle"), {"--port", "0"});
+  int port = p.wait_for_port();
+  ASSERT_GT(port, 0);
+  HttpClient client(port);
+  auto r = client.get("/greet?name=Ada");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.rfind("Hello, Ada! (from Greeter#", 0), 0u) << r.body;
+  EXPECT_EQ(client.get("/other").status, 404);
 }
 
 TEST(Examples, QuickstartRollsOverUnderLoadWithNoFailedRequest) {
