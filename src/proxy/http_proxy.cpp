@@ -11,6 +11,7 @@
 #include <boost/beast/http.hpp>
 
 #include <atomic>
+#include <cstdint>
 #include <chrono>
 #include <mutex>
 #include <optional>
@@ -33,8 +34,35 @@ class Connection;
 // What every connection of one proxy shares.
 struct Shared {
   HttpOptions options;
-  std::atomic<std::shared_ptr<const RouteTable>> routes{std::make_shared<const RouteTable>(
-      std::vector<RouteTable::Entry>{})};
+  // The route table: replaced by the controller (rarely), read by every request. Readers keep a
+  // per-thread copy and take the mutex only when the version has moved.
+  std::mutex routes_mu;
+  std::shared_ptr<const RouteTable> routes_latest =
+      std::make_shared<const RouteTable>(std::vector<RouteTable::Entry>{});
+  std::atomic<std::uint64_t> routes_version{1};
+
+  void set_routes(std::shared_ptr<const RouteTable> table) {
+    std::lock_guard lock(routes_mu);
+    routes_latest = std::move(table);
+    routes_version.fetch_add(1, std::memory_order_release);
+  }
+
+  const std::shared_ptr<const RouteTable>& routes() {
+    struct Cache {
+      const Shared* owner = nullptr;
+      std::uint64_t version = 0;
+      std::shared_ptr<const RouteTable> table;
+    };
+    thread_local Cache cache;
+    std::uint64_t v = routes_version.load(std::memory_order_acquire);
+    if (cache.owner != this || cache.version != v) {
+      std::lock_guard lock(routes_mu);
+      cache.owner = this;
+      cache.version = routes_version.load(std::memory_order_relaxed);
+      cache.table = routes_latest;
+    }
+    return cache.table;
+  }
   std::atomic<bool> draining{false};
   std::mutex mu;
   std::unordered_map<Connection*, std::weak_ptr<Connection>> connections;
@@ -201,10 +229,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
         bool draining = shared_.draining.load(std::memory_order_relaxed);
         return respond(Response::text(draining ? "draining" : "success", draining ? 503 : 200));
       }
-      if (path == "/-/routes") return respond(Response::json(shared_.routes.load()->to_json()));
+      if (path == "/-/routes") return respond(Response::json(shared_.routes()->to_json()));
     }
 
-    auto routes = shared_.routes.load();
+    // This thread's cached table: only this thread replaces it, on a later request.
+    const std::shared_ptr<const RouteTable>& routes = shared_.routes();
     RouteTable::Match m = routes->match(path);
     if (m.entry == nullptr) {
       return respond(error_response(404,
@@ -409,7 +438,7 @@ void HttpProxy::start() {
 int HttpProxy::port() const { return impl_->port; }
 
 void HttpProxy::set_routes(std::shared_ptr<const RouteTable> routes) {
-  impl_->shared.routes.store(std::move(routes));
+  impl_->shared.set_routes(std::move(routes));
 }
 
 void HttpProxy::drain(Duration timeout) {
