@@ -12,4 +12,5 @@
 #include <cserve/routes.hpp>
 #include <cserve/serve.hpp>
 #include <cserve/status.hpp>
+#include <cserve/stream.hpp>
 #include <cserve/task.hpp>

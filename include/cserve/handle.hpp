@@ -243,7 +243,6 @@ namespace detail {
 // Starts the call once every DeploymentResponse among `args` has resolved.
 template <class Args>
 void when_resolved(const std::shared_ptr<Args>& args, UniqueFunction<void(std::exception_ptr)> go) {
-  constexpr std::size_t n = std::tuple_size_v<Args>;
   struct Join {
     std::mutex mu;
     std::size_t left;
@@ -287,7 +286,6 @@ void when_resolved(const std::shared_ptr<Args>& args, UniqueFunction<void(std::e
             ...);
       },
       *args);
-  (void)n;
   arrive(nullptr);
 }
 

@@ -295,7 +295,7 @@ void Controller::reconcile_deployment(AppRecord& app, DeploymentRecord& d, TimeP
   RolloutPlan plan = plan_rollout(in, views);
   for (const auto& id : plan.to_stop) {
     auto it = std::find_if(d.replicas.begin(), d.replicas.end(), [&](auto& r) { return r->id == id; });
-    if (it != d.replicas.end()) stop_replica(d, **it, now);
+    if (it != d.replicas.end()) stop_replica(**it, now);
   }
   std::erase_if(d.replicas, [](const auto& r) { return r->state == ReplicaState::STOPPING && !r->replica; });
   for (int i = 0; i < plan.to_start; ++i) {
@@ -348,7 +348,7 @@ void Controller::reconcile_deployment(AppRecord& app, DeploymentRecord& d, TimeP
     });
   }
   for (const auto& r : d.replicas) {
-    if (r->state == ReplicaState::RUNNING && !r->start_error.empty()) stop_replica(d, *r, now);
+    if (r->state == ReplicaState::RUNNING && !r->start_error.empty()) stop_replica(*r, now);
   }
 
   // 5. Publish before draining: a STOPPING replica must be out of the router before its
@@ -420,7 +420,7 @@ void Controller::start_replica(const AppRecord& app, DeploymentRecord& d,
   });
 }
 
-void Controller::stop_replica(DeploymentRecord&, ReplicaRecord& r, TimePoint now) {
+void Controller::stop_replica(ReplicaRecord& r, TimePoint now) {
   if (r.state == ReplicaState::STOPPING) return;
   r.state = ReplicaState::STOPPING;
   r.stop_started = now;

@@ -105,7 +105,7 @@ class Controller {
   void reconcile_deployment(AppRecord& app, DeploymentRecord& d, TimePoint now);
   void start_replica(const AppRecord& app, DeploymentRecord& d,
                      const std::shared_ptr<ReplicaRecord>& r);
-  void stop_replica(DeploymentRecord& d, ReplicaRecord& r, TimePoint now);
+  static void stop_replica(ReplicaRecord& r, TimePoint now);
   void publish_replicas(DeploymentRecord& d);
   void publish_routes_locked();
   void update_statuses(AppRecord& app);

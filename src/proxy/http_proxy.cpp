@@ -214,6 +214,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void handle(http::request<http::string_body> req) {
     keep_alive_ = req.keep_alive();
+    sse_ = req[http::field::accept].find("text/event-stream") != std::string_view::npos;
     version_ = req.version();
     head_ = req.method() == http::verb::head;
     std::string_view target = req.target();
@@ -257,6 +258,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
       Request& r = *request;
       target.handle(r, [self = std::move(self), request = std::move(request),
                         done = std::move(done)](detail::HandlerOutcome out) mutable {
+        if (out.stream) {
+          // The generator may hold a reference to the request: keep it until the stream ends.
+          auto finished = [request = std::move(request), done = std::move(done)]() mutable {
+            request.reset();
+            done();
+          };
+          asio::post(self->socket_.get_executor(),
+                     [self, head = std::move(out.response), source = std::move(out.stream),
+                      finished = std::move(finished)]() mutable {
+                       self->respond_stream(std::move(head), std::move(source), std::move(finished));
+                     });
+          return;
+        }
         self->post_response(out.error ? response_for_exception(out.error, *request)
                                       : std::move(out.response));
         done();
@@ -275,6 +289,98 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void respond(Response r) { write(std::move(r), /*close_after=*/false); }
+
+  // A streamed answer: the head with chunked encoding, then one chunk per item pulled from the
+  // replica, each pulled only after the previous one is written; the last chunk ends it.
+  void respond_stream(Response head, std::shared_ptr<detail::ChunkSource> source,
+                      UniqueFunction<void()> finished) {
+    if (closed_) {
+      source->cancel();
+      return finished();
+    }
+    stream_source_ = std::move(source);
+    stream_finished_ = std::move(finished);
+    stream_head_ = {};
+    stream_head_.version(version_);
+    stream_head_.result(static_cast<unsigned>(head.status));
+    stream_head_.set(http::field::server, "cserve");
+    stream_head_.set(http::field::content_type, sse_ ? "text/event-stream" : head.content_type);
+    stream_head_.set(http::field::cache_control, "no-cache");
+    stream_head_.set("X-Request-Id", request_id_);
+    stream_head_.keep_alive(keep_alive_ && !shared_.draining.load(std::memory_order_relaxed));
+    stream_head_.chunked(true);
+    stream_serializer_.emplace(stream_head_);
+    arm(shared_.options.body_timeout_s);
+    http::async_write_header(socket_, *stream_serializer_,
+                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                               if (ec) return self->end_stream(/*cancel=*/true);
+                               self->pull_chunk();
+                             });
+  }
+
+  void pull_chunk() {
+    disarm();  // the generator's pace is the application's, not a timeout's
+    pulling_ = true;
+    stream_source_->pull([self = shared_from_this()](std::optional<std::string> chunk,
+                                                     std::exception_ptr error) mutable {
+      asio::post(self->socket_.get_executor(), [self, chunk = std::move(chunk), error]() mutable {
+        self->on_chunk(std::move(chunk), error);
+      });
+    });
+  }
+
+  void on_chunk(std::optional<std::string> chunk, std::exception_ptr error) {
+    pulling_ = false;
+    if (closed_) return end_stream(/*cancel=*/true);  // closed while the replica produced it
+    if (error) {
+      // The status is sent already: end the response abruptly so the client sees it is cut off.
+      CSERVE_LOG(kError, "proxy") << "request " << request_id_ << ": stream failed: "
+                                  << describe_exception(error);
+      keep_alive_ = false;
+      end_stream(/*cancel=*/false);
+      return close();
+    }
+    arm(shared_.options.body_timeout_s);
+    if (!chunk) {
+      asio::async_write(socket_, http::make_chunk_last(),
+                        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                          bool keep = !ec && self->stream_head_.keep_alive();
+                          self->end_stream(/*cancel=*/false);
+                          self->request_id_.clear();
+                          if (keep) return self->read_request();
+                          self->close();
+                        });
+      return;
+    }
+    chunk_ = sse_ ? "data: " + *chunk + "\n\n" : std::move(*chunk);
+    asio::async_write(socket_, http::make_chunk(asio::buffer(chunk_)),
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ec) {  // the client went away: stop the generator
+                          self->end_stream(/*cancel=*/true);
+                          return self->close();
+                        }
+                        self->pull_chunk();
+                      });
+  }
+
+  void end_stream(bool cancel) {
+    if (!stream_source_) return;
+    if (cancel) stream_source_->cancel();
+    stream_source_.reset();
+    stream_serializer_.reset();
+    auto finished = std::move(stream_finished_);
+    if (finished) finished();
+  }
+
+  static std::string describe_exception(const std::exception_ptr& e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      return ex.what();
+    } catch (...) {
+      return "unknown exception";
+    }
+  }
 
   void fail(int status, const std::string& message) {
     keep_alive_ = false;
@@ -340,6 +446,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close() {
     if (closed_) return;
     closed_ = true;
+    // A stream between pulls stops now; one mid-pull stops when its chunk arrives.
+    if (!pulling_) end_stream(/*cancel=*/true);
     disarm();
     beast::error_code ec;
     timer_.cancel(ec);
@@ -355,6 +463,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
+  // A streamed answer in progress:
+  http::response<http::empty_body> stream_head_;
+  std::optional<http::response_serializer<http::empty_body>> stream_serializer_;
+  std::shared_ptr<detail::ChunkSource> stream_source_;
+  UniqueFunction<void()> stream_finished_;
+  std::string chunk_;
+  bool sse_ = false;
+  bool pulling_ = false;
   std::string request_id_;
   Clock::time_point deadline_ = Clock::time_point::max();
   unsigned version_ = 11;

@@ -6,22 +6,82 @@
 #include <cserve/detail/to_response.hpp>
 #include <cserve/detail/unique_function.hpp>
 #include <cserve/http.hpp>
+#include <cserve/detail/resumer.hpp>
 #include <cserve/routes.hpp>
+#include <cserve/stream.hpp>
 #include <cserve/task.hpp>
 
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
 namespace cserve::detail {
 
-// What an HTTP handler produced: a response, or the exception it threw.
+// A streaming HTTP answer, pulled chunk by chunk by the proxy.
+class ChunkSource {
+ public:
+  using Callback = UniqueFunction<void(std::optional<std::string> chunk, std::exception_ptr error)>;
+  virtual ~ChunkSource() = default;
+  // Produces the next chunk: `cb` gets it, nullopt at the end, or the stream's exception. One
+  // pull at a time; `cb` runs on the replica's worker thread.
+  virtual void pull(Callback cb) = 0;
+  // Stops the stream between pulls: the generator is destroyed on its replica's strand.
+  virtual void cancel() = 0;
+};
+
+// What an HTTP handler produced: a response, the exception it threw, or — for a Stream — the
+// head of the response (status, content type) and its chunks.
 struct HandlerOutcome {
   Response response;
   std::exception_ptr error;
+  std::shared_ptr<ChunkSource> stream;
+};
+
+template <class T>
+std::string to_chunk(T&& item) {
+  if constexpr (std::is_convertible_v<const std::decay_t<T>&, std::string_view>) {
+    return std::string(std::string_view(item));
+  } else {
+    return Json(std::forward<T>(item)).dump() + "\n";  // JSON items: one per line (NDJSON)
+  }
+}
+
+// Drives a Stream<T> on its replica's strand for the proxy.
+template <class T>
+class StreamPump final : public ChunkSource, public std::enable_shared_from_this<StreamPump<T>> {
+ public:
+  StreamPump(Stream<T> stream, std::shared_ptr<Resumer> resumer)
+      : stream_(std::move(stream)), resumer_(std::move(resumer)) {}
+
+  void pull(Callback cb) override {
+    resumer_->post([self = this->shared_from_this(), cb = std::move(cb)]() mutable {
+      Task<void>::start_detached(self->step(std::move(cb)), [](auto&) {});
+    });
+  }
+
+  void cancel() override {
+    resumer_->post([self = this->shared_from_this()] { self->stream_.reset(); });
+  }
+
+ private:
+  Task<void> step(Callback cb) {
+    std::optional<std::string> chunk;
+    std::exception_ptr error;
+    try {
+      if (auto item = co_await stream_.next()) chunk = to_chunk(std::move(*item));
+    } catch (...) {
+      error = std::current_exception();
+    }
+    cb(std::move(chunk), error);
+  }
+
+  Stream<T> stream_;
+  std::shared_ptr<Resumer> resumer_;
 };
 using OutcomeCallback = UniqueFunction<void(HandlerOutcome)>;
 
@@ -31,7 +91,15 @@ template <class F>
 void run_http_handler(F&& f, OutcomeCallback done) {
   using R = std::invoke_result_t<F>;
   try {
-    if constexpr (IsTask<R>::value) {
+    if constexpr (IsStream<R>::value) {
+      using T = typename IsStream<R>::value_type;
+      HandlerOutcome out;
+      out.response.content_type = std::is_convertible_v<const T&, std::string_view>
+                                      ? "text/plain; charset=utf-8"
+                                      : "application/x-ndjson";
+      out.stream = std::make_shared<StreamPump<T>>(f(), current_resumer());
+      done(std::move(out));
+    } else if constexpr (IsTask<R>::value) {
       R::start_detached(f(), [done = std::move(done)](auto& promise) mutable {
         HandlerOutcome out;
         try {
