@@ -115,6 +115,20 @@ TEST(Examples, EmbedHandleServesFromTheUsersOwnServer) {
   EXPECT_EQ(client.get("/other").status, 404);
 }
 
+TEST(Examples, StreamingSendsTokensAsTheyAreMade) {
+  ChildProcess p(example("streaming"), {"--port", "0"});
+  int port = p.wait_for_port();
+  ASSERT_GT(port, 0);
+  HttpClient client(port);
+  auto r = client.get("/tokens?n=4&delay_ms=1");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("transfer-encoding"), "chunked");
+  EXPECT_EQ(r.body, "the quick brown fox\n");
+  EXPECT_EQ(client.get("/tokens?n=zero").status, 400);
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait_exit(30s), 0);
+}
+
 TEST(Examples, QuickstartRollsOverUnderLoadWithNoFailedRequest) {
   ChildProcess p(example("quickstart"), {"--port", "0"});
   int port = p.wait_for_port();

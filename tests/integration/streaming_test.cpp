@@ -1,0 +1,166 @@
+// Streaming responses over real HTTP: chunks as they are produced, SSE, disconnects, errors.
+#include <cserve/cserve.hpp>
+
+#include "support/http_client.hpp"
+
+#include "common/asio.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+namespace cserve {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+std::atomic<int> g_yielded{0};
+std::atomic<bool> g_frame_destroyed{false};
+
+struct FrameGuard {
+  ~FrameGuard() { g_frame_destroyed = true; }
+};
+
+class Ticker {
+ public:
+  static void routes(Routes<Ticker>& r) {
+    r.get("/ticks", &Ticker::ticks).get("/json", &Ticker::json).get("/broken", &Ticker::broken);
+  }
+  Stream<std::string> ticks(const Request& req) {
+    int n = std::stoi(req.query("n").value_or("5"));
+    int ms = std::stoi(req.query("ms").value_or("100"));
+    if (n < 0) throw HttpError(400, "n must be >= 0");
+    return tick(n, std::chrono::milliseconds(ms));
+  }
+  Stream<Json> json() {
+    for (int i = 0; i < 3; ++i) {
+      Json item;  // (GCC 12: no braced initializer list inside a co_yield expression)
+      item["i"] = i;
+      co_yield item;
+    }
+  }
+  Stream<std::string> broken() {
+    co_yield std::string("first");
+    co_await sleep_for(10ms);
+    throw std::runtime_error("generator failed");
+  }
+
+ private:
+  static Stream<std::string> tick(int n, std::chrono::milliseconds delay) {
+    FrameGuard guard;
+    for (int i = 0; i < n; ++i) {
+      co_await sleep_for(delay);
+      ++g_yielded;
+      co_yield "tick" + std::to_string(i) + ";";
+    }
+  }
+};
+
+// Reads a raw HTTP response as it arrives: (time since the request, bytes) per read.
+struct Arrival {
+  Clock::duration at;
+  std::string bytes;
+};
+std::vector<Arrival> read_stream(int port, const std::string& request, int stop_after_reads = -1) {
+  asio::io_context io;
+  asio::ip::tcp::socket socket(io);
+  socket.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+  auto start = Clock::now();
+  asio::write(socket, asio::buffer(request));
+  std::vector<Arrival> out;
+  char buf[4096];
+  for (;;) {
+    boost::system::error_code ec;
+    std::size_t n = socket.read_some(asio::buffer(buf), ec);
+    if (ec) break;
+    out.push_back({Clock::now() - start, std::string(buf, n)});
+    std::string all;
+    for (auto& a : out) all += a.bytes;
+    if (all.find("0\r\n\r\n") != std::string::npos) break;  // the last chunk
+    if (stop_after_reads > 0 && static_cast<int>(out.size()) >= stop_after_reads) break;
+  }
+  return out;  // closing the socket here is the client going away
+}
+
+std::string joined(const std::vector<Arrival>& a) {
+  std::string all;
+  for (auto& x : a) all += x.bytes;
+  return all;
+}
+
+class Streaming : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    serve_.emplace(start({.http = {.port = 0}, .cpus = 4}));
+    serve_->run(deployment<Ticker>().max_ongoing_requests(1).graceful_shutdown_timeout_s(1).bind(),
+                {.route_prefix = "/t"});
+    port_ = serve_->http_port();
+  }
+  std::optional<Serve> serve_;
+  int port_ = 0;
+};
+
+TEST_F(Streaming, ChunksArriveOneByOne) {
+  auto arrivals = read_stream(port_, "GET /t/ticks?n=4&ms=150 HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string all = joined(arrivals);
+  EXPECT_NE(all.find("Transfer-Encoding: chunked"), std::string::npos) << all;
+  EXPECT_NE(all.find("text/plain"), std::string::npos);
+  for (int i = 0; i < 4; ++i) EXPECT_NE(all.find("tick" + std::to_string(i) + ";"), std::string::npos);
+  // The first tick came long before the last: they were not buffered into one answer.
+  Clock::duration first{}, last{};
+  for (auto& a : arrivals) {
+    if (a.bytes.find("tick0;") != std::string::npos) first = a.at;
+    if (a.bytes.find("tick3;") != std::string::npos) last = a.at;
+  }
+  EXPECT_GT(last - first, 300ms);
+}
+
+TEST_F(Streaming, ServerSentEventsWhenAsked) {
+  auto all = joined(read_stream(port_, "GET /t/ticks?n=2&ms=1 HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"));
+  EXPECT_NE(all.find("Content-Type: text/event-stream"), std::string::npos) << all;
+  EXPECT_NE(all.find("data: tick0;\n\n"), std::string::npos) << all;
+  EXPECT_NE(all.find("data: tick1;\n\n"), std::string::npos) << all;
+}
+
+TEST_F(Streaming, JsonItemsAreNewlineDelimited) {
+  auto all = joined(read_stream(port_, "GET /t/json HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_NE(all.find("application/x-ndjson"), std::string::npos) << all;
+  EXPECT_NE(all.find("{\"i\":0}\n"), std::string::npos);
+  EXPECT_NE(all.find("{\"i\":2}\n"), std::string::npos);
+}
+
+TEST_F(Streaming, ADisconnectStopsTheGenerator) {
+  g_yielded = 0;
+  g_frame_destroyed = false;
+  // Read the head and a few chunks, then go away.
+  auto got = read_stream(port_, "GET /t/ticks?n=200&ms=20 HTTP/1.1\r\nHost: x\r\n\r\n", 3);
+  ASSERT_FALSE(got.empty());
+  for (int i = 0; i < 200 && !g_frame_destroyed; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_TRUE(g_frame_destroyed.load()) << "the generator's frame was not destroyed";
+  EXPECT_LT(g_yielded.load(), 50);
+  // Its slot was given back (max_ongoing_requests is 1): the next request is served.
+  test::HttpClient client(port_);
+  auto r = client.get("/t/ticks?n=1&ms=1");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "tick0;");
+}
+
+TEST_F(Streaming, ErrorsBeforeTheFirstByteAreOrdinaryAnswers) {
+  test::HttpClient client(port_);
+  auto r = client.get("/t/ticks?n=-1");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Json::parse(r.body)["error"], "n must be >= 0");
+}
+
+TEST_F(Streaming, AGeneratorThatThrowsCutsTheResponseOff) {
+  auto all = joined(read_stream(port_, "GET /t/broken HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_NE(all.find("first"), std::string::npos) << all;
+  EXPECT_EQ(all.find("0\r\n\r\n"), std::string::npos) << "a failed stream must not look complete";
+  EXPECT_EQ(test::HttpClient(port_).get("/t/ticks?n=1&ms=1").status, 200);
+}
+
+}  // namespace
+}  // namespace cserve
