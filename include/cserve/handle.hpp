@@ -21,6 +21,7 @@
 #include <cserve/detail/resumer.hpp>
 #include <cserve/detail/type_name.hpp>
 #include <cserve/error.hpp>
+#include <cserve/stream.hpp>
 #include <cserve/task.hpp>
 
 #include <chrono>
@@ -240,6 +241,158 @@ class DeploymentResponse {
 
 namespace detail {
 
+// A remote Stream<T>: filled in by the call on the replica (its driver and the slot's release),
+// pulled by the DeploymentStream on the caller's side, one item at a time.
+template <class T>
+class StreamChannel : public std::enable_shared_from_this<StreamChannel<T>> {
+ public:
+  using Item = ResponseState<std::optional<T>>;
+
+  // From the replica: the stream is ready. `done` gives the replica's slot back when it ends.
+  void attach(std::shared_ptr<StreamDriver<T>> driver, UniqueFunction<void()> done) {
+    std::shared_ptr<Item> waiting;
+    bool cancelled = false;
+    {
+      std::lock_guard lock(mu_);
+      driver_ = std::move(driver);
+      done_ = std::move(done);
+      cancelled = cancelled_;
+      if (cancelled) {
+        driver_->cancel();
+        finished_ = true;
+      } else {
+        waiting = std::exchange(waiting_, nullptr);
+        pulling_ = waiting != nullptr;
+      }
+    }
+    if (cancelled) return release();
+    if (waiting) pull(std::move(waiting));
+  }
+
+  // The call failed before it could stream (rejected, or the method threw).
+  void fail(std::exception_ptr error) {
+    std::shared_ptr<Item> waiting;
+    {
+      std::lock_guard lock(mu_);
+      error_ = error;
+      finished_ = true;
+      waiting = std::exchange(waiting_, nullptr);
+    }
+    if (waiting) waiting->set_error(error);
+  }
+
+  void request(std::shared_ptr<Item> item) {
+    {
+      std::lock_guard lock(mu_);
+      if (error_) return item->set_error(error_);
+      if (finished_) return item->set_value(std::optional<T>());
+      if (pulling_ || waiting_) {
+        return item->set_error(std::make_exception_ptr(
+            Error("DeploymentStream::next() called again before the previous item arrived")));
+      }
+      if (!driver_) {
+        waiting_ = std::move(item);
+        return;
+      }
+      pulling_ = true;
+    }
+    pull(std::move(item));
+  }
+
+  // The consumer is gone: stop the generator (now, or when the pull in progress returns).
+  void cancel() {
+    {
+      std::lock_guard lock(mu_);
+      if (finished_ || cancelled_) return;
+      cancelled_ = true;
+      if (!driver_ || pulling_) return;  // attach() or the pull's callback finishes the job
+      driver_->cancel();
+      finished_ = true;
+    }
+    release();
+  }
+
+ private:
+  // With pulling_ already set under the lock by the caller.
+  void pull(std::shared_ptr<Item> item) {
+    driver_->pull([self = this->shared_from_this(), item = std::move(item)](
+                      std::optional<T> value, std::exception_ptr error) mutable {
+      bool end = false;
+      {
+        std::lock_guard lock(self->mu_);
+        self->pulling_ = false;
+        if (error || !value) {
+          self->finished_ = true;
+          end = true;
+        } else if (self->cancelled_) {
+          self->driver_->cancel();
+          self->finished_ = true;
+          end = true;
+        }
+      }
+      if (error) {
+        item->set_error(error);
+      } else {
+        item->set_value(std::move(value));
+      }
+      if (end) self->release();
+    });
+  }
+
+  void release() {
+    UniqueFunction<void()> done;
+    {
+      std::lock_guard lock(mu_);
+      done = std::move(done_);
+    }
+    if (done) done();
+  }
+
+  std::mutex mu_;
+  std::shared_ptr<StreamDriver<T>> driver_;
+  UniqueFunction<void()> done_;
+  std::exception_ptr error_;
+  std::shared_ptr<Item> waiting_;  // a next() that came before the stream was ready
+  bool pulling_ = false;
+  bool finished_ = false;
+  bool cancelled_ = false;
+};
+
+}  // namespace detail
+
+// A stream from another deployment, as an async range:
+//   auto tokens = h.method(&Llm::generate).remote(prompt);
+//   while (auto t = co_await tokens.next()) use(*t);        // or tokens.next().result()
+// Destroying it before the end stops the generator in its replica.
+template <class T>
+class DeploymentStream {
+ public:
+  explicit DeploymentStream(std::shared_ptr<detail::StreamChannel<T>> channel) : channel_(std::move(channel)) {}
+  DeploymentStream(DeploymentStream&&) noexcept = default;
+  DeploymentStream& operator=(DeploymentStream&& o) noexcept {
+    if (this != &o) {
+      if (channel_) channel_->cancel();
+      channel_ = std::move(o.channel_);
+    }
+    return *this;
+  }
+  ~DeploymentStream() {
+    if (channel_) channel_->cancel();
+  }
+
+  // The next item, or nullopt at the end; the generator's exception, if it threw. One at a time.
+  DeploymentResponse<std::optional<T>> next() {
+    auto item = std::make_shared<typename detail::StreamChannel<T>::Item>();
+    channel_->request(item);
+    return DeploymentResponse<std::optional<T>>(std::move(item));
+  }
+
+ private:
+  std::shared_ptr<detail::StreamChannel<T>> channel_;
+};
+
+namespace detail {
+
 // Starts the call once every DeploymentResponse among `args` has resolved.
 template <class Args>
 void when_resolved(const std::shared_ptr<Args>& args, UniqueFunction<void(std::exception_ptr)> go) {
@@ -289,6 +442,21 @@ void when_resolved(const std::shared_ptr<Args>& args, UniqueFunction<void(std::e
   arrive(nullptr);
 }
 
+template <class Tuple>
+struct HasResponse;
+template <class... A>
+struct HasResponse<std::tuple<A...>> : std::bool_constant<(IsResponse<A>::value || ...)> {};
+
+// Runs `submit` now, or once the DeploymentResponses among the arguments have resolved.
+template <class Stored, class F>
+void submit_when_resolved(const std::shared_ptr<Stored>& stored, F submit) {
+  if constexpr (HasResponse<Stored>::value) {
+    when_resolved(stored, UniqueFunction<void(std::exception_ptr)>(std::move(submit)));
+  } else {
+    submit(nullptr);
+  }
+}
+
 template <class A>
 decltype(auto) resolve(A& a) {
   if constexpr (IsResponse<A>::value) {
@@ -310,9 +478,18 @@ class MethodCaller {
   auto remote(Args&&... args) const {
     using Stored = std::tuple<std::decay_t<Args>...>;
     using Result = std::invoke_result_t<M, T&, detail::resolved_t<std::decay_t<Args>>&&...>;
-    using R = typename detail::ResponseOf<Result>::type;
-    auto state = std::make_shared<detail::ResponseState<R>>();
     auto stored = std::make_shared<Stored>(std::forward<Args>(args)...);
+    if constexpr (detail::IsStream<Result>::value) {
+      return remote_stream<typename detail::IsStream<Result>::value_type>(std::move(stored));
+    } else {
+      return remote_call<typename detail::ResponseOf<Result>::type>(std::move(stored));
+    }
+  }
+
+ private:
+  template <class R, class Stored>
+  DeploymentResponse<R> remote_call(std::shared_ptr<Stored> stored) const {
+    auto state = std::make_shared<detail::ResponseState<R>>();
     auto submit = [sink = sink_, method = method_, stored, state](std::exception_ptr error) {
       if (error) return state->set_error(error);
       detail::Call call;
@@ -334,15 +511,39 @@ class MethodCaller {
       };
       sink->submit(std::move(call));
     };
-    if constexpr ((detail::IsResponse<std::decay_t<Args>>::value || ...)) {
-      detail::when_resolved(stored, std::move(submit));
-    } else {
-      submit(nullptr);
-    }
+    detail::submit_when_resolved(stored, std::move(submit));
     return DeploymentResponse<R>(std::move(state));
   }
 
- private:
+  template <class U, class Stored>
+  DeploymentStream<U> remote_stream(std::shared_ptr<Stored> stored) const {
+    auto channel = std::make_shared<detail::StreamChannel<U>>();
+    auto submit = [sink = sink_, method = method_, stored, channel](std::exception_ptr error) {
+      if (error) return channel->fail(error);
+      detail::Call call;
+      call.run = [method, stored, channel](detail::ReplicaCallable& target,
+                                           detail::UniqueFunction<void()> done) {
+        T& object = *static_cast<T*>(target.object());
+        try {
+          Stream<U> stream = std::apply(
+              [&](auto&... a) { return std::invoke(method, object, detail::resolve(a)...); }, *stored);
+          channel->attach(std::make_shared<detail::StreamDriver<U>>(std::move(stream),
+                                                                   detail::current_resumer()),
+                          std::move(done));
+        } catch (...) {
+          channel->fail(std::current_exception());
+          done();
+        }
+      };
+      call.reject = [channel](int, std::string message) {
+        channel->fail(std::make_exception_ptr(UnavailableError(message)));
+      };
+      sink->submit(std::move(call));
+    };
+    detail::submit_when_resolved(stored, std::move(submit));
+    return DeploymentStream<U>(std::move(channel));
+  }
+
   std::shared_ptr<detail::CallSink> sink_;
   M method_;
 };

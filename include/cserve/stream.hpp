@@ -24,6 +24,7 @@
 #include <chrono>
 #include <coroutine>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -107,6 +108,45 @@ struct IsStream : std::false_type {};
 template <class T>
 struct IsStream<Stream<T>> : std::true_type {
   using value_type = T;
+};
+
+// Runs a Stream<T> on its replica's strand, one item per pull, for a consumer elsewhere (the
+// proxy, or a DeploymentStream in another deployment or thread).
+template <class T>
+class StreamDriver : public std::enable_shared_from_this<StreamDriver<T>> {
+ public:
+  using Callback = UniqueFunction<void(std::optional<T> item, std::exception_ptr error)>;
+
+  StreamDriver(Stream<T> stream, std::shared_ptr<Resumer> resumer)
+      : stream_(std::move(stream)), resumer_(std::move(resumer)) {}
+
+  // The next item (nullopt at the end) or the generator's exception; one pull at a time. `cb`
+  // runs on the replica's worker thread.
+  void pull(Callback cb) {
+    resumer_->post([self = this->shared_from_this(), cb = std::move(cb)]() mutable {
+      Task<void>::start_detached(self->step(std::move(cb)), [](auto&) {});
+    });
+  }
+
+  // Destroys the generator between pulls: the destructors of its locals run.
+  void cancel() {
+    resumer_->post([self = this->shared_from_this()] { self->stream_.reset(); });
+  }
+
+ private:
+  Task<void> step(Callback cb) {
+    std::optional<T> item;
+    std::exception_ptr error;
+    try {
+      item = co_await stream_.next();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    cb(std::move(item), error);
+  }
+
+  Stream<T> stream_;
+  std::shared_ptr<Resumer> resumer_;
 };
 }  // namespace detail
 

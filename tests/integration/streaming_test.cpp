@@ -164,3 +164,86 @@ TEST_F(Streaming, AGeneratorThatThrowsCutsTheResponseOff) {
 
 }  // namespace
 }  // namespace cserve
+
+namespace cserve {
+namespace {
+
+std::atomic<bool> g_words_destroyed{false};
+struct WordsGuard {
+  ~WordsGuard() { g_words_destroyed = true; }
+};
+
+class Words {
+ public:
+  Stream<std::string> spell(std::string text, int delay_ms) {
+    WordsGuard guard;
+    std::size_t start = 0;
+    while (start < text.size()) {
+      auto end = text.find(' ', start);
+      if (end == std::string::npos) end = text.size();
+      co_await sleep_for(std::chrono::milliseconds(delay_ms));
+      co_yield text.substr(start, end - start);
+      start = end + 1;
+    }
+  }
+  Stream<int> failing() {
+    co_yield 1;
+    throw std::runtime_error("stream broke");
+  }
+};
+
+class Echoer {
+ public:
+  explicit Echoer(DeploymentHandle<Words> words) : words_(std::move(words)) {}
+  // A coroutine consuming another deployment's stream.
+  Task<std::string> operator()(std::string text) {
+    auto stream = words_.method(&Words::spell).remote(std::move(text), 1);
+    std::string out;
+    while (auto word = co_await stream.next()) out += "[" + *word + "]";
+    co_return out;
+  }
+
+ private:
+  DeploymentHandle<Words> words_;
+};
+
+TEST(HandleStreams, APlainThreadIteratesARemoteStream) {
+  Serve serve = start({.http_enabled = false, .cpus = 4});
+  auto h = serve.run(deployment<Words>().bind());
+  auto stream = h.method(&Words::spell).remote(std::string("a bb ccc"), 1);
+  std::vector<std::string> words;
+  while (auto w = stream.next().result(5s)) words.push_back(*w);
+  EXPECT_EQ(words, (std::vector<std::string>{"a", "bb", "ccc"}));
+  EXPECT_EQ(stream.next().result(), std::nullopt);  // stays ended
+}
+
+TEST(HandleStreams, ACoroutineConsumesAStreamFromAnotherDeployment) {
+  Serve serve = start({.http_enabled = false, .cpus = 4});
+  auto h = serve.run(deployment<Echoer>().bind(deployment<Words>().bind()));
+  EXPECT_EQ(h.remote(std::string("x yy")).result(5s), "[x][yy]");
+}
+
+TEST(HandleStreams, ErrorsReachTheConsumer) {
+  Serve serve = start({.http_enabled = false, .cpus = 4});
+  auto h = serve.run(deployment<Words>().bind());
+  auto stream = h.method(&Words::failing).remote();
+  EXPECT_EQ(stream.next().result(5s), 1);
+  EXPECT_THROW(stream.next().result(5s), std::runtime_error);
+}
+
+TEST(HandleStreams, DroppingTheStreamStopsTheGeneratorAndFreesTheSlot) {
+  g_words_destroyed = false;
+  Serve serve = start({.http_enabled = false, .cpus = 4});
+  auto h = serve.run(deployment<Words>().max_ongoing_requests(1).bind());
+  {
+    auto stream = h.method(&Words::spell).remote(std::string("w w w w w w w w w w w w"), 20);
+    EXPECT_EQ(stream.next().result(5s), "w");
+  }  // dropped after one word
+  for (int i = 0; i < 200 && !g_words_destroyed; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_TRUE(g_words_destroyed.load());
+  auto next = h.method(&Words::spell).remote(std::string("ok"), 1);  // the only slot is free again
+  EXPECT_EQ(next.next().result(5s), "ok");
+}
+
+}  // namespace
+}  // namespace cserve

@@ -51,38 +51,26 @@ std::string to_chunk(T&& item) {
   }
 }
 
-// Drives a Stream<T> on its replica's strand for the proxy.
+// A Stream<T> served over HTTP: its items as chunks.
 template <class T>
-class StreamPump final : public ChunkSource, public std::enable_shared_from_this<StreamPump<T>> {
+class StreamPump final : public ChunkSource {
  public:
   StreamPump(Stream<T> stream, std::shared_ptr<Resumer> resumer)
-      : stream_(std::move(stream)), resumer_(std::move(resumer)) {}
+      : driver_(std::make_shared<StreamDriver<T>>(std::move(stream), std::move(resumer))) {}
 
   void pull(Callback cb) override {
-    resumer_->post([self = this->shared_from_this(), cb = std::move(cb)]() mutable {
-      Task<void>::start_detached(self->step(std::move(cb)), [](auto&) {});
+    driver_->pull([cb = std::move(cb)](std::optional<T> item, std::exception_ptr error) mutable {
+      std::optional<std::string> chunk;
+      if (item) chunk = to_chunk(std::move(*item));
+      cb(std::move(chunk), error);
     });
   }
-
-  void cancel() override {
-    resumer_->post([self = this->shared_from_this()] { self->stream_.reset(); });
-  }
+  void cancel() override { driver_->cancel(); }
 
  private:
-  Task<void> step(Callback cb) {
-    std::optional<std::string> chunk;
-    std::exception_ptr error;
-    try {
-      if (auto item = co_await stream_.next()) chunk = to_chunk(std::move(*item));
-    } catch (...) {
-      error = std::current_exception();
-    }
-    cb(std::move(chunk), error);
-  }
-
-  Stream<T> stream_;
-  std::shared_ptr<Resumer> resumer_;
+  std::shared_ptr<StreamDriver<T>> driver_;
 };
+
 using OutcomeCallback = UniqueFunction<void(HandlerOutcome)>;
 
 // Runs `f` (a handler already bound to its arguments) and reports its outcome to `done`: at once
