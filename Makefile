@@ -5,16 +5,19 @@ PRESET ?= release
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: deps build run test test-asan test-tsan bench install clean
+.PHONY: deps configure build run test test-asan test-tsan bench install clean
 
 deps:
 	@./scripts/install_deps.sh
 
-build: deps
+configure: deps
 	@cmake --preset $(PRESET) >/dev/null
+
+build: configure
 	@cmake --build --preset $(PRESET)
 
-run: build
+run: configure
+	@cmake --build --preset $(PRESET) --target counter
 	./build/$(PRESET)/examples/counter --host $(HOST) --port $(PORT)
 
 test: build
