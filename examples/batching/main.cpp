@@ -100,7 +100,6 @@ int main(int argc, char** argv) {
     cserve::Serve serve = cserve::start(examples::parse_args(static_cast<int>(rest.size()), rest.data()));
     serve.run(cserve::deployment<QuantizedModel>().max_ongoing_requests(std::max(64, max_batch_size)).bind(max_batch_size),
               {.route_prefix = "/model"});
-    examples::announce(serve);
-    serve.wait();
+    serve.wait([&] { examples::announce(serve); });
   });
 }

@@ -11,7 +11,6 @@ int main(int argc, char** argv) {
   return examples::guarded_main(argv[0], [&] {
     cserve::Serve serve = cserve::start(examples::parse_args(argc, argv));
     serve.run(cserve::deployment<RoutedCounter>().name("Counter").bind(), {.route_prefix = "/Counter"});
-    examples::announce(serve);
-    serve.wait();
+    serve.wait([&] { examples::announce(serve); });
   });
 }

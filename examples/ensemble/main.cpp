@@ -73,7 +73,6 @@ int main(int argc, char** argv) {
     // The same graph through a handle, from this plain thread.
     cserve::Json scores = ensemble.method(&Ensemble::predict).remote(std::vector<double>{1, 2, 6}).result();
     std::printf("handle: predict([1, 2, 6]) = %s\n", scores.dump().c_str());
-    examples::announce(serve);
-    serve.wait();
+    serve.wait([&] { examples::announce(serve); });
   });
 }

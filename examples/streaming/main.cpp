@@ -47,7 +47,6 @@ int main(int argc, char** argv) {
   return examples::guarded_main(argv[0], [&] {
     cserve::Serve serve = cserve::start(examples::parse_args(argc, argv));
     serve.run(cserve::deployment<Tokens>().max_ongoing_requests(100).bind(), {.route_prefix = "/tokens"});
-    examples::announce(serve);
-    serve.wait();
+    serve.wait([&] { examples::announce(serve); });
   });
 }

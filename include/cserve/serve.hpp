@@ -13,6 +13,7 @@
 #include <cserve/status.hpp>
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -85,7 +86,9 @@ class Serve {
   void delete_app(const std::string& name);
   ServeStatus status() const;
   // Blocks until SIGINT or SIGTERM (or shutdown() from another thread), then shuts down.
-  void wait();
+  // `on_waiting` runs once the signal handlers are in place — the moment to announce readiness
+  // without a window in which a signal would kill the process instead of draining it.
+  void wait(const std::function<void()>& on_waiting = {});
   // Stops accepting connections, finishes the requests in flight, stops every replica.
   // Idempotent.
   void shutdown();

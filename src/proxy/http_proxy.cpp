@@ -1,6 +1,7 @@
 #include "proxy/http_proxy.hpp"
 
 #include "common/asio.hpp"
+#include "common/describe_exception.hpp"
 #include "common/logging.hpp"
 #include "common/request_id.hpp"
 
@@ -372,15 +373,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (finished) finished();
   }
 
-  static std::string describe_exception(const std::exception_ptr& e) {
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      return ex.what();
-    } catch (...) {
-      return "unknown exception";
-    }
-  }
 
   void fail(int status, const std::string& message) {
     keep_alive_ = false;

@@ -1,5 +1,6 @@
 #include "replica/replica.hpp"
 
+#include "common/describe_exception.hpp"
 #include "common/logging.hpp"
 
 #include <cserve/error.hpp>
@@ -20,16 +21,6 @@ class ScopedReplica {
  private:
   Replica* saved_;
 };
-
-std::string describe(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "unknown exception (not derived from std::exception)";
-  }
-}
 
 }  // namespace
 
@@ -62,7 +53,7 @@ Response response_for_exception(const std::exception_ptr& error, const Request& 
     std::string where = t_replica ? t_replica->id() : std::string("replica");
     std::string deployment = t_replica ? t_replica->context().deployment : std::string("?");
     CSERVE_LOG(kError, "replica") << where << " request " << req.request_id() << " " << req.method()
-                                  << " " << req.full_path() << " raised: " << describe(error);
+                                  << " " << req.full_path() << " raised: " << describe_exception(error);
     return error_response(500,
                           "internal error in deployment '" + deployment + "' (request " +
                               req.request_id() + "; see the replica's log)",
@@ -83,7 +74,7 @@ void Replica::start(std::optional<Json> user_config, Done done) {
         self->callable_ = self->maker_();
         if (config) self->callable_->reconfigure(*config);
       } catch (...) {
-        error = describe(std::current_exception());
+        error = describe_exception(std::current_exception());
         self->callable_.reset();
       }
     }
@@ -102,7 +93,7 @@ void Replica::reconfigure(Json user_config, Done done) {
       try {
         self->callable_->reconfigure(config);
       } catch (...) {
-        error = describe(std::current_exception());
+        error = describe_exception(std::current_exception());
       }
     }
     done(std::move(error));
@@ -117,7 +108,7 @@ void Replica::stop(UniqueFunction<void()> done) {
         self->callable_.reset();
       } catch (...) {
         CSERVE_LOG(kError, "replica") << self->id() << ": destructor threw: "
-                                      << describe(std::current_exception());
+                                      << describe_exception(std::current_exception());
       }
     }
     done();

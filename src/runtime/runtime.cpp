@@ -91,7 +91,7 @@ ServeStatus Runtime::status() const {
   return s;
 }
 
-void Runtime::wait() {
+void Runtime::wait(const std::function<void()>& on_waiting) {
   asio::io_context io(1);
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([](const boost::system::error_code& ec, int signo) {
@@ -104,6 +104,7 @@ void Runtime::wait() {
     if (shut_down_) return;
     waiting_ = &io;
   }
+  if (on_waiting) on_waiting();
   io.run();
   {
     std::lock_guard lock(mu_);
@@ -145,7 +146,7 @@ Serve::Target Serve::target(const std::string& app, const std::optional<std::str
   auto t = runtime_->target(app, deployment);
   return {std::move(t.router), std::move(t.deployment), std::move(t.type_name)};
 }
-void Serve::wait() { runtime_->wait(); }
+void Serve::wait(const std::function<void()>& on_waiting) { runtime_->wait(on_waiting); }
 void Serve::shutdown() { runtime_->shutdown(); }
 const std::string& Serve::http_host() const { return runtime_->http_host(); }
 int Serve::http_port() const { return runtime_->http_port(); }

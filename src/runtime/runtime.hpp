@@ -35,7 +35,7 @@ class Runtime {
   Controller::Target target(const std::string& app, const std::optional<std::string>& deployment) const {
     return controller_->target(app, deployment);
   }
-  void wait();
+  void wait(const std::function<void()>& on_waiting);
   void shutdown();
 
   const std::string& http_host() const { return options_.http.host; }
