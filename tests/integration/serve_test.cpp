@@ -360,6 +360,23 @@ TEST(Serve, FunctionDeploymentsServeOverHttp) {
   EXPECT_EQ(serve.status().applications.at("default").ingress, "hello");
 }
 
+TEST(Serve, SeveralIoThreadsServeConcurrentClients) {
+  ServeOptions o;
+  o.http.io_threads = 3;
+  Serve serve = start_local(o);
+  serve.run(deployment<Counter>().num_replicas(2).resources({.cpus = 0.5}).bind(), {.route_prefix = "/c"});
+  std::atomic<int> ok{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 6; ++c) {
+    clients.emplace_back([&] {
+      HttpClient client(serve.http_port());  // connections spread over the I/O threads
+      for (int i = 0; i < 50; ++i) ok += client.get("/c").status == 200;
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(ok.load(), 300);
+}
+
 TEST(Serve, ShutdownIsIdempotentAndStopsServing) {
   Serve serve = start_local();
   serve.run(deployment<Counter>().bind());
