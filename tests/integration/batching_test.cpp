@@ -2,6 +2,7 @@
 #include <cserve/cserve.hpp>
 
 #include "support/http_client.hpp"
+#include "support/local_serve.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,7 +15,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-Serve start_local() { return start({.http = {.port = 0}, .cpus = 16}); }
+using test::start_local;
 
 std::mutex g_mu;
 std::vector<std::size_t> g_sizes;

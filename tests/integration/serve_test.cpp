@@ -2,6 +2,7 @@
 #include <cserve/cserve.hpp>
 
 #include "support/http_client.hpp"
+#include "support/local_serve.hpp"
 
 #include <gtest/gtest.h>
 
@@ -16,12 +17,7 @@ namespace cserve {
 namespace {
 
 using test::HttpClient;
-
-Serve start_local(ServeOptions o = {}) {
-  o.http.port = 0;
-  if (!o.cpus) o.cpus = 16;
-  return start(o);
-}
+using test::start_local;
 
 class Counter {
  public:
