@@ -1,8 +1,7 @@
 // clock.hpp — injected time, so that control logic is tested without sleeping.
-// Thread-safety: SteadyClock is stateless; ManualClock is safe from any thread.
+// Thread-safety: SteadyClock is stateless.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 
 namespace cserve {
@@ -19,15 +18,6 @@ class Clock {
 class SteadyClock final : public Clock {
  public:
   TimePoint now() const override { return std::chrono::steady_clock::now(); }
-};
-
-class ManualClock final : public Clock {
- public:
-  TimePoint now() const override { return TimePoint(Duration(ticks_.load())); }
-  void advance(Duration d) { ticks_ += d.count(); }
-
- private:
-  std::atomic<Duration::rep> ticks_{0};
 };
 
 inline Duration seconds_to_duration(double s) {

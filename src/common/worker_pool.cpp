@@ -56,8 +56,6 @@ WorkerPool::~WorkerPool() { stop(); }
 
 std::unique_ptr<Strand> WorkerPool::make_strand() { return std::make_unique<AsioStrand>(*impl_); }
 
-void WorkerPool::post(UniqueFunction<void()> fn) { asio::post(impl_->io, std::move(fn)); }
-
 void WorkerPool::stop() {
   {
     std::lock_guard lock(impl_->timers_mu);

@@ -1,6 +1,6 @@
 // worker_pool.hpp — the threads that run replica code, and strands that serialise each
 // replica's work on them (a replica is an actor: its calls never overlap).
-// Thread-safety: post() and make_strand() are safe from any thread. stop() joins the threads;
+// Thread-safety: make_strand() and the strands are safe from any thread. stop() joins the threads;
 // call it once, from a thread that is not a worker.
 #pragma once
 
@@ -33,11 +33,8 @@ class WorkerPool {
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   std::unique_ptr<Strand> make_strand();
-  void post(UniqueFunction<void()> fn);
   // Runs what was posted, then joins the threads.
   void stop();
-  int size() const { return static_cast<int>(threads_.size()); }
-
   struct Impl;
 
  private:

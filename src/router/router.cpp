@@ -105,9 +105,4 @@ std::size_t Router::queued() const {
   return queue_.size();
 }
 
-std::size_t Router::replica_count() const {
-  std::lock_guard lock(mu_);
-  return replicas_.size();
-}
-
 }  // namespace cserve

@@ -42,7 +42,6 @@ class Router : public detail::CallSink, public std::enable_shared_from_this<Rout
   void reopen();
 
   std::size_t queued() const;
-  std::size_t replica_count() const;
 
  private:
   std::shared_ptr<Replica> pick_locked();
