@@ -1,4 +1,5 @@
-// clock.hpp — injected time, so that control logic is tested without sleeping.
+// clock.hpp — time as the controller reads it, behind an interface so that it can be injected.
+// (The decisions themselves — rollout, placement, batching — are pure functions of explicit times.)
 // Thread-safety: SteadyClock is stateless.
 #pragma once
 
