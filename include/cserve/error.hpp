@@ -25,4 +25,18 @@ class DeployError : public Error {
   using Error::Error;
 };
 
+// A call did not finish in time: DeploymentResponse::result()'s timeout passed, or the request it
+// serves passed its deadline (request_timeout_s; HTTP 408).
+class TimeoutError : public Error {
+ public:
+  using Error::Error;
+};
+
+// The request a call serves was cancelled: its HTTP client went away, or the caller cancelled the
+// DeploymentResponse. Code awaiting anything of cserve's sees it at its next suspension point.
+class CancelledError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace cserve

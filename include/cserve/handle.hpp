@@ -17,10 +17,12 @@
 #pragma once
 
 #include <cserve/detail/call.hpp>
+#include <cserve/detail/call_context.hpp>
 #include <cserve/detail/callable.hpp>
 #include <cserve/detail/resumer.hpp>
 #include <cserve/detail/type_name.hpp>
 #include <cserve/error.hpp>
+#include <cserve/json.hpp>
 #include <cserve/stream.hpp>
 #include <cserve/task.hpp>
 
@@ -41,12 +43,6 @@
 
 namespace cserve {
 
-// A handle call did not finish within result()'s timeout.
-class TimeoutError : public Error {
- public:
-  using Error::Error;
-};
-
 // No replica would take a handle call: the queue was full, or the deployment is gone or failed.
 class UnavailableError : public Error {
  public:
@@ -60,6 +56,13 @@ namespace detail {
 
 // Resumes `h` on this thread as code outside any replica (clearing the replica context).
 void resume_outside_replica(std::coroutine_handle<> h);
+
+// What a handle call fails with when no replica ran it: the router's status as an exception.
+inline std::exception_ptr rejection_error(int status, std::string message) {
+  if (status == 408) return std::make_exception_ptr(TimeoutError(std::move(message)));
+  if (status == 499) return std::make_exception_ptr(CancelledError(std::move(message)));
+  return std::make_exception_ptr(UnavailableError(std::move(message)));
+}
 
 // The result of one call, shared by the call and its DeploymentResponse.
 template <class R>
@@ -202,11 +205,14 @@ void run_handle_call(F&& f, const std::shared_ptr<ResponseState<R>>& state,
 template <class R>
 class DeploymentResponse {
  public:
-  explicit DeploymentResponse(std::shared_ptr<detail::ResponseState<R>> state) : state_(std::move(state)) {}
+  explicit DeploymentResponse(std::shared_ptr<detail::ResponseState<R>> state,
+                              std::shared_ptr<detail::CallContext> call = nullptr)
+      : state_(std::move(state)), call_(std::move(call)) {}
 
   // Blocks this thread until the call finishes; returns its value or throws its exception
-  // (UnavailableError when no replica took it). Throws TimeoutError after `timeout`, and
-  // cserve::Error when called inside a deployment (co_await the response there).
+  // (UnavailableError when no replica took it). Throws TimeoutError after `timeout` (the call
+  // goes on: cancel() it if its result is no longer wanted), and cserve::Error when called
+  // inside a deployment (co_await the response there).
   R result(std::optional<std::chrono::duration<double>> timeout = std::nullopt) const {
     if (detail::in_replica()) {
       throw Error(
@@ -220,12 +226,33 @@ class DeploymentResponse {
 
   bool ready() const { return state_->ready(); }
 
-  // co_await: inside a replica the coroutine continues on the replica's strand.
+  // Cancels the call: dropped from its queue if it has not started, cancelled at its next
+  // suspension point if it has (and so are the calls it made). The response fails with
+  // CancelledError unless it had finished already.
+  void cancel() const {
+    if (call_) call_->cancel(detail::CancelReason::kCancelled);
+    state_->set_error(std::make_exception_ptr(CancelledError("the call was cancelled")));
+  }
+
+  // co_await: inside a replica the coroutine continues on the replica's strand. If the request
+  // the awaiting code serves is cancelled meanwhile, it continues at once with the request's
+  // error (CancelledError, or TimeoutError for request_timeout_s).
   bool await_ready() const { return state_->ready(); }
   void await_suspend(std::coroutine_handle<> h) const {
-    state_->on_ready([h, resumer = detail::current_resumer()] {
+    auto resumer = detail::current_resumer();
+    std::shared_ptr<detail::CallContext> context = detail::current_call();
+    std::uint64_t token = 0;
+    if (context) {
+      token = context->on_cancel(
+          [state = state_, c = context.get()] { state->set_error(c->error()); });
+    }
+    state_->on_ready([h, resumer = std::move(resumer), context = std::move(context), token]() mutable {
+      if (context) context->forget(token);
       if (resumer) {
-        resumer->resume(h);
+        resumer->post([h, context = std::move(context)] {
+          detail::ScopedCall in_call(context);
+          h.resume();
+        });
       } else {
         detail::resume_outside_replica(h);
       }
@@ -237,6 +264,7 @@ class DeploymentResponse {
 
  private:
   std::shared_ptr<detail::ResponseState<R>> state_;
+  std::shared_ptr<detail::CallContext> call_;  // null for responses that are not calls (batches)
 };
 
 namespace detail {
@@ -367,18 +395,18 @@ class StreamChannel : public std::enable_shared_from_this<StreamChannel<T>> {
 template <class T>
 class DeploymentStream {
  public:
-  explicit DeploymentStream(std::shared_ptr<detail::StreamChannel<T>> channel) : channel_(std::move(channel)) {}
+  DeploymentStream(std::shared_ptr<detail::StreamChannel<T>> channel, std::shared_ptr<detail::CallContext> call)
+      : channel_(std::move(channel)), call_(std::move(call)) {}
   DeploymentStream(DeploymentStream&&) noexcept = default;
   DeploymentStream& operator=(DeploymentStream&& o) noexcept {
     if (this != &o) {
-      if (channel_) channel_->cancel();
+      stop();
       channel_ = std::move(o.channel_);
+      call_ = std::move(o.call_);
     }
     return *this;
   }
-  ~DeploymentStream() {
-    if (channel_) channel_->cancel();
-  }
+  ~DeploymentStream() { stop(); }
 
   // The next item, or nullopt at the end; the generator's exception, if it threw. One at a time.
   DeploymentResponse<std::optional<T>> next() {
@@ -388,7 +416,15 @@ class DeploymentStream {
   }
 
  private:
+  // The consumer is gone: the generator stops at its next co_yield, and the calls it is
+  // awaiting are cancelled.
+  void stop() {
+    if (channel_) channel_->cancel();
+    if (call_) call_->cancel(detail::CancelReason::kCancelled);
+  }
+
   std::shared_ptr<detail::StreamChannel<T>> channel_;
+  std::shared_ptr<detail::CallContext> call_;
 };
 
 namespace detail {
@@ -468,6 +504,34 @@ decltype(auto) resolve(A& a) {
 
 }  // namespace detail
 
+namespace detail {
+
+// Sends one call with arguments `stored` (resolving the responses among them first) through
+// `sink`; on the chosen replica `start(target, args, state, done)` runs it and fills `state`.
+template <class R, class Stored, class Start>
+DeploymentResponse<R> send_call(const std::shared_ptr<CallSink>& sink, std::shared_ptr<Stored> stored,
+                                Start start) {
+  auto state = std::make_shared<ResponseState<R>>();
+  auto context = CallContext::child_of(current_call());
+  auto submit = [sink, stored, state, context, start = std::move(start)](std::exception_ptr error) mutable {
+    if (error) return state->set_error(error);
+    Call call;
+    call.context = context;
+    call.run = [stored, state, start = std::move(start)](ReplicaCallable& target,
+                                                         UniqueFunction<void()> done) mutable {
+      start(target, *stored, state, std::move(done));
+    };
+    call.reject = [state](int status, std::string message) {
+      state->set_error(rejection_error(status, std::move(message)));
+    };
+    sink->submit(std::move(call));
+  };
+  submit_when_resolved(stored, std::move(submit));
+  return DeploymentResponse<R>(std::move(state), std::move(context));
+}
+
+}  // namespace detail
+
 // Calls `method` (a pointer to member function, or &T::operator()) of deployment T.
 template <class T, class M>
 class MethodCaller {
@@ -482,45 +546,35 @@ class MethodCaller {
     if constexpr (detail::IsStream<Result>::value) {
       return remote_stream<typename detail::IsStream<Result>::value_type>(std::move(stored));
     } else {
-      return remote_call<typename detail::ResponseOf<Result>::type>(std::move(stored));
+      using R = typename detail::ResponseOf<Result>::type;
+      return detail::send_call<R>(
+          sink_, std::move(stored),
+          [method = method_](detail::ReplicaCallable& target, Stored& args,
+                             const std::shared_ptr<detail::ResponseState<R>>& state,
+                             detail::UniqueFunction<void()> done) {
+            T& object = *static_cast<T*>(target.object());
+            detail::run_handle_call<R>(
+                [&]() -> decltype(auto) {
+                  return std::apply(
+                      [&](auto&... a) -> decltype(auto) {
+                        return std::invoke(method, object, detail::resolve(a)...);
+                      },
+                      args);
+                },
+                state, std::move(done));
+          });
     }
   }
 
  private:
-  template <class R, class Stored>
-  DeploymentResponse<R> remote_call(std::shared_ptr<Stored> stored) const {
-    auto state = std::make_shared<detail::ResponseState<R>>();
-    auto submit = [sink = sink_, method = method_, stored, state](std::exception_ptr error) {
-      if (error) return state->set_error(error);
-      detail::Call call;
-      call.run = [method, stored, state](detail::ReplicaCallable& target,
-                                         detail::UniqueFunction<void()> done) {
-        T& object = *static_cast<T*>(target.object());
-        detail::run_handle_call<R>(
-            [&]() -> decltype(auto) {
-              return std::apply(
-                  [&](auto&... a) -> decltype(auto) {
-                    return std::invoke(method, object, detail::resolve(a)...);
-                  },
-                  *stored);
-            },
-            state, std::move(done));
-      };
-      call.reject = [state](int, std::string message) {
-        state->set_error(std::make_exception_ptr(UnavailableError(message)));
-      };
-      sink->submit(std::move(call));
-    };
-    detail::submit_when_resolved(stored, std::move(submit));
-    return DeploymentResponse<R>(std::move(state));
-  }
-
   template <class U, class Stored>
   DeploymentStream<U> remote_stream(std::shared_ptr<Stored> stored) const {
     auto channel = std::make_shared<detail::StreamChannel<U>>();
-    auto submit = [sink = sink_, method = method_, stored, channel](std::exception_ptr error) {
+    auto context = detail::CallContext::child_of(detail::current_call());
+    auto submit = [sink = sink_, method = method_, stored, channel, context](std::exception_ptr error) {
       if (error) return channel->fail(error);
       detail::Call call;
+      call.context = context;
       call.run = [method, stored, channel](detail::ReplicaCallable& target,
                                            detail::UniqueFunction<void()> done) {
         T& object = *static_cast<T*>(target.object());
@@ -535,17 +589,87 @@ class MethodCaller {
           done();
         }
       };
-      call.reject = [channel](int, std::string message) {
-        channel->fail(std::make_exception_ptr(UnavailableError(message)));
+      call.reject = [channel](int status, std::string message) {
+        channel->fail(detail::rejection_error(status, std::move(message)));
       };
       sink->submit(std::move(call));
     };
     detail::submit_when_resolved(stored, std::move(submit));
-    return DeploymentStream<U>(std::move(channel));
+    return DeploymentStream<U>(std::move(channel), std::move(context));
   }
 
   std::shared_ptr<detail::CallSink> sink_;
   M method_;
+};
+
+// Calls a method by name with JSON arguments (see cserve/methods.hpp); the result is JSON.
+class NamedMethodCaller {
+ public:
+  NamedMethodCaller(std::shared_ptr<detail::CallSink> sink, std::string name)
+      : sink_(std::move(sink)), name_(std::move(name)) {}
+
+  // Each argument is converted to JSON (a DeploymentResponse is resolved first).
+  template <class... Args>
+  DeploymentResponse<Json> remote(Args&&... args) const {
+    using Stored = std::tuple<std::decay_t<Args>...>;
+    return detail::send_call<Json>(
+        sink_, std::make_shared<Stored>(std::forward<Args>(args)...),
+        [name = name_](detail::ReplicaCallable& target, Stored& stored,
+                       const std::shared_ptr<detail::ResponseState<Json>>& state,
+                       detail::UniqueFunction<void()> done) {
+          Json args = Json::array();
+          try {
+            std::apply([&](auto&... a) { (args.push_back(Json(detail::resolve(a))), ...); }, stored);
+          } catch (...) {
+            state->set_error(std::current_exception());
+            return done();
+          }
+          target.call_method(name, std::move(args),
+                             [state, done = std::move(done)](Json result, std::exception_ptr error) mutable {
+                               if (error) {
+                                 state->set_error(error);
+                               } else {
+                                 state->set_value(std::move(result));
+                               }
+                               done();
+                             });
+        });
+  }
+
+ private:
+  std::shared_ptr<detail::CallSink> sink_;
+  std::string name_;
+};
+
+template <class T = void>
+class DeploymentHandle;
+
+// The untyped handle: any deployment, methods called by name with JSON in and out.
+//   cserve::DeploymentHandle<> h = serve.get_app_handle("model");
+//   cserve::Json y = co_await h.method("predict").remote(x);
+template <>
+class DeploymentHandle<void> {
+ public:
+  DeploymentHandle() = default;
+  DeploymentHandle(std::shared_ptr<detail::CallSink> sink, std::string deployment)
+      : sink_(std::move(sink)), deployment_(std::move(deployment)) {}
+
+  // Calls the call operator ("__call__").
+  template <class... Args>
+  DeploymentResponse<Json> remote(Args&&... args) const {
+    return method("__call__").remote(std::forward<Args>(args)...);
+  }
+  NamedMethodCaller method(std::string name) const {
+    if (!sink_) throw Error("this DeploymentHandle is empty (default-constructed)");
+    return NamedMethodCaller(sink_, std::move(name));
+  }
+
+  const std::string& deployment_name() const { return deployment_; }
+  explicit operator bool() const { return sink_ != nullptr; }
+
+ private:
+  std::shared_ptr<detail::CallSink> sink_;
+  std::string deployment_;
 };
 
 template <class T>
@@ -568,6 +692,12 @@ class DeploymentHandle {
     if (!sink_) throw Error("this DeploymentHandle is empty (default-constructed)");
     return MethodCaller<T, M>(sink_, m);
   }
+
+  // Calls a method by name with JSON arguments and result (see cserve/methods.hpp).
+  NamedMethodCaller method(std::string name) const { return untyped().method(std::move(name)); }
+
+  DeploymentHandle<> untyped() const { return DeploymentHandle<>(sink_, deployment_); }
+  operator DeploymentHandle<>() const { return untyped(); }
 
   const std::string& deployment_name() const { return deployment_; }
   explicit operator bool() const { return sink_ != nullptr; }

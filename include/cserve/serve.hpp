@@ -30,6 +30,9 @@ struct HttpOptions {
   double header_timeout_s = 10;             // from a request's first byte to its last header byte
   double body_timeout_s = 60;               // to read the whole body
   double keep_alive_timeout_s = 5;          // an idle keep-alive connection is closed after this
+  // From a request's last byte to its answer's first; past it the answer is 408 and the request
+  // is cancelled. None (Ray's default): no limit.
+  std::optional<double> request_timeout_s;
 };
 
 struct ServeOptions {
@@ -71,12 +74,13 @@ class Serve {
   void run(const Application& app, const RunOptions& options = {});
 
   // A handle to an application's ingress, or to any deployment of it. Throws ConfigError for an
-  // unknown name, or when T is not the deployment's class.
-  template <class T>
+  // unknown name, or when T is not the deployment's class. Without T: the untyped handle, which
+  // calls methods by name with JSON (cserve/methods.hpp).
+  template <class T = void>
   DeploymentHandle<T> get_app_handle(const std::string& app) const {
     return handle_for<T>(app, std::nullopt);
   }
-  template <class T>
+  template <class T = void>
   DeploymentHandle<T> get_deployment_handle(const std::string& deployment,
                                             const std::string& app = "default") const {
     return handle_for<T>(app, deployment);
@@ -107,9 +111,11 @@ class Serve {
   template <class T>
   DeploymentHandle<T> handle_for(const std::string& app, const std::optional<std::string>& deployment) const {
     Target t = target(app, deployment);
-    if (t.type_name != detail::full_type_name<T>()) {
-      throw ConfigError("deployment '" + t.deployment + "' of application '" + app + "' is a " +
-                        t.type_name + ", not a " + std::string(detail::full_type_name<T>()));
+    if constexpr (!std::is_void_v<T>) {
+      if (t.type_name != detail::full_type_name<T>()) {
+        throw ConfigError("deployment '" + t.deployment + "' of application '" + app + "' is a " +
+                          t.type_name + ", not a " + std::string(detail::full_type_name<T>()));
+      }
     }
     return DeploymentHandle<T>(std::move(t.sink), std::move(t.deployment));
   }

@@ -17,10 +17,12 @@
 // replica's strand like any of its code.
 #pragma once
 
+#include <cserve/detail/call_context.hpp>
 #include <cserve/detail/resumer.hpp>
 #include <cserve/error.hpp>
 #include <cserve/task.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <coroutine>
 #include <exception>
@@ -117,13 +119,15 @@ class StreamDriver : public std::enable_shared_from_this<StreamDriver<T>> {
  public:
   using Callback = UniqueFunction<void(std::optional<T> item, std::exception_ptr error)>;
 
+  // Made inside the call that returned the stream: the generator runs as part of that call.
   StreamDriver(Stream<T> stream, std::shared_ptr<Resumer> resumer)
-      : stream_(std::move(stream)), resumer_(std::move(resumer)) {}
+      : stream_(std::move(stream)), resumer_(std::move(resumer)), call_(current_call()) {}
 
   // The next item (nullopt at the end) or the generator's exception; one pull at a time. `cb`
   // runs on the replica's worker thread.
   void pull(Callback cb) {
     resumer_->post([self = this->shared_from_this(), cb = std::move(cb)]() mutable {
+      ScopedCall in_call(self->call_);
       Task<void>::start_detached(self->step(std::move(cb)), [](auto&) {});
     });
   }
@@ -147,21 +151,41 @@ class StreamDriver : public std::enable_shared_from_this<StreamDriver<T>> {
 
   Stream<T> stream_;
   std::shared_ptr<Resumer> resumer_;
+  std::shared_ptr<CallContext> call_;
 };
 }  // namespace detail
 
 // Suspends the calling coroutine for `d` without holding a thread: inside a replica it resumes
-// on the replica's strand. Throws cserve::Error outside a replica.
+// on the replica's strand. If the request is cancelled meanwhile, it resumes at once and throws
+// the request's error (CancelledError, or TimeoutError). Throws cserve::Error outside a replica.
 inline auto sleep_for(std::chrono::steady_clock::duration d) {
   struct Sleep {
     std::chrono::steady_clock::duration d;
+    std::shared_ptr<detail::CallContext> call = detail::current_call();
+
     bool await_ready() const noexcept { return d <= std::chrono::steady_clock::duration::zero(); }
-    void await_suspend(std::coroutine_handle<> h) const {
+    void await_suspend(std::coroutine_handle<> h) {
       auto resumer = detail::current_resumer();
       if (!resumer) throw Error("cserve::sleep_for is for replica code (handlers and their coroutines)");
-      resumer->post_after(d, [h] { h.resume(); });
+      // The timer and a cancellation race to wake the coroutine; the first one does.
+      auto woken = std::make_shared<std::atomic<bool>>(false);
+      auto wake = [h, woken, call = call](const std::shared_ptr<detail::Resumer>& r) {
+        if (woken->exchange(true)) return;
+        r->post([h, call] {
+          detail::ScopedCall in_call(call);
+          h.resume();
+        });
+      };
+      std::uint64_t token = 0;
+      if (call) token = call->on_cancel([wake, resumer] { wake(resumer); });
+      resumer->post_after(d, [wake, resumer, call = call, token] {
+        if (call) call->forget(token);
+        wake(resumer);
+      });
     }
-    void await_resume() const noexcept {}
+    void await_resume() const {
+      if (call && call->cancelled()) std::rethrow_exception(call->error());
+    }
   };
   return Sleep{d};
 }

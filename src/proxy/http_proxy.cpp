@@ -3,7 +3,7 @@
 #include "common/asio.hpp"
 #include "common/describe_exception.hpp"
 #include "common/logging.hpp"
-#include "common/request_id.hpp"
+#include "api/request_id.hpp"
 
 #include <cserve/error.hpp>
 #include <cserve/routes.hpp>
@@ -16,6 +16,7 @@
 #include <chrono>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <thread>
 #include <unordered_map>
 
@@ -74,6 +75,12 @@ struct Shared {
   }
 };
 
+std::string format_seconds(double s) {
+  std::ostringstream out;
+  out << s << " s";
+  return out.str();
+}
+
 bool is_parse_error(const beast::error_code& ec) {
   return ec.category() == http::make_error_code(http::error::bad_method).category();
 }
@@ -108,48 +115,112 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   using Clock = std::chrono::steady_clock;
 
-  void arm(double seconds) {
-    deadline_ = Clock::now() + shared_.timeout(seconds);
-    if (timer_waiting_) return;
+  void arm(double seconds) { arm_until(Clock::now() + shared_.timeout(seconds)); }
+
+  // Setting a later deadline is an assignment; an earlier one than the pending wait re-arms it.
+  void arm_until(Clock::time_point deadline) {
+    deadline_ = deadline;
+    if (timer_waiting_ && timer_at_ <= deadline) return;
+    wait_until(deadline);
+  }
+
+  void wait_until(Clock::time_point at) {
     timer_waiting_ = true;
-    timer_.expires_at(deadline_);
-    timer_.async_wait([self = shared_from_this()](beast::error_code ec) { self->on_timer(ec); });
+    timer_at_ = at;
+    const std::uint64_t gen = ++timer_gen_;  // a wait this replaces completes as stale
+    timer_.expires_at(at);
+    timer_.async_wait([self = shared_from_this(), gen](beast::error_code ec) { self->on_timer(ec, gen); });
   }
 
   void disarm() { deadline_ = Clock::time_point::max(); }
 
-  void on_timer(beast::error_code ec) {
+  void on_timer(beast::error_code ec, std::uint64_t gen) {
+    if (gen != timer_gen_) return;
     timer_waiting_ = false;
     if (ec || closed_ || deadline_ == Clock::time_point::max()) return;
-    if (Clock::now() < deadline_) {
-      timer_waiting_ = true;
-      timer_.expires_at(deadline_);
-      timer_.async_wait([self = shared_from_this()](beast::error_code e) { self->on_timer(e); });
-      return;
-    }
+    if (Clock::now() < deadline_) return wait_until(deadline_);
+    if (in_flight_) return on_request_timeout();
     timed_out_ = true;
     beast::error_code ignored;
     socket_.cancel(ignored);  // the pending read or write completes with operation_aborted
   }
 
+  // request_timeout_s passed before the answer came: 408 now; the request is cancelled (dropped
+  // from its queue, or stopped at its next suspension point) and its late answer is dropped.
+  void on_request_timeout() {
+    in_flight_ = false;
+    call_->cancel(detail::CancelReason::kTimedOut);
+    CSERVE_LOG(kInfo, "proxy") << "request " << request_id_ << " timed out after request_timeout_s="
+                               << *shared_.options.request_timeout_s << "s";
+    respond(error_response(408,
+                           "request did not finish within request_timeout_s (" +
+                               format_seconds(*shared_.options.request_timeout_s) + ")",
+                           request_id_));
+  }
+
+  // After an answer: the next request, from bytes already here or from the next ones to come.
   void read_request() {
-    if (shared_.draining.load(std::memory_order_relaxed)) return close();
-    parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(shared_.options.max_header_bytes));
-    parser_->body_limit(shared_.options.max_body_bytes);
-    request_started_ = buffer_.size() > 0;
-    if (request_started_) return read_header();
+    call_.reset();
+    if (shared_.draining.load(std::memory_order_relaxed) || peer_closed_) return close();
+    if (buffer_.size() > 0) {
+      if (!watching_) return start_request();
+      // Pipelined bytes are here already: stop the watch, then parse them (on_watch goes on).
+      resume_after_watch_ = true;
+      beast::error_code ignored;
+      socket_.cancel(ignored);
+      return;
+    }
     // Keep-alive idle wait: the first bytes of the next request.
     idle_ = true;
     arm(shared_.options.keep_alive_timeout_s);
+    if (!watching_) watch();
+  }
+
+  // One read kept open whenever the parser is not reading: while a request is processed it sees
+  // the client go away (which cancels the request) and keeps pipelined bytes; while idle it is
+  // the wait for the next request.
+  void watch() {
+    watching_ = true;
     socket_.async_read_some(buffer_.prepare(8192),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                              self->idle_ = false;
-                              if (ec) return self->close();  // idle timeout, EOF or shutdown
-                              self->buffer_.commit(n);
-                              self->request_started_ = true;
-                              self->read_header();
+                              self->on_watch(ec, n);
                             });
+  }
+
+  void on_watch(beast::error_code ec, std::size_t n) {
+    watching_ = false;
+    if (closed_) return;
+    if (!ec) buffer_.commit(n);
+    if (resume_after_watch_) {
+      resume_after_watch_ = false;
+      return start_request();
+    }
+    if (ec) {
+      if (in_flight_ || stream_source_) {
+        CSERVE_LOG(kInfo, "proxy") << "request " << request_id_
+                                   << ": client went away before the answer; cancelling it";
+        return close();  // cancels the request
+      }
+      if (!idle_ && !timed_out_) {
+        peer_closed_ = true;  // an answer is being written: finish it, then close
+        return;
+      }
+      return close();  // idle timeout, EOF or shutdown
+    }
+    if (idle_) {
+      idle_ = false;
+      return start_request();
+    }
+    // A pipelined request arrives while this one is processed: keep it, within a bound.
+    if (buffer_.size() < shared_.options.max_header_bytes + 8192) watch();
+  }
+
+  void start_request() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(shared_.options.max_header_bytes));
+    parser_->body_limit(shared_.options.max_body_bytes);
+    request_started_ = true;
+    read_header();
   }
 
   void read_header() {
@@ -250,14 +321,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
                  std::move(headers), std::move(req.body()));
     detail::RequestAccess::set_ids(creq, std::string(path), request_id_);
 
+    auto deadline = Clock::time_point::max();
+    if (shared_.options.request_timeout_s) {
+      deadline = Clock::now() + shared_.timeout(*shared_.options.request_timeout_s);
+    }
+    call_ = std::make_shared<detail::CallContext>(request_id_, deadline);
+    const std::uint64_t seq = ++call_seq_;
+    in_flight_ = true;
+
     detail::Call call;
-    call.request_id = request_id_;
-    call.run = [self = shared_from_this(), req = std::move(creq)](
+    call.context = call_;
+    call.run = [self = shared_from_this(), seq, req = std::move(creq)](
                    detail::ReplicaCallable& target, UniqueFunction<void()> done) mutable {
       // The request lives until its handler finishes, however long a coroutine takes.
       auto request = std::make_unique<Request>(std::move(req));
       Request& r = *request;
-      target.handle(r, [self = std::move(self), request = std::move(request),
+      target.handle(r, [self = std::move(self), seq, request = std::move(request),
                         done = std::move(done)](detail::HandlerOutcome out) mutable {
         if (out.stream) {
           // The generator may hold a reference to the request: keep it until the stream ends.
@@ -266,27 +345,41 @@ class Connection : public std::enable_shared_from_this<Connection> {
             done();
           };
           asio::post(self->socket_.get_executor(),
-                     [self, head = std::move(out.response), source = std::move(out.stream),
+                     [self, seq, head = std::move(out.response), source = std::move(out.stream),
                       finished = std::move(finished)]() mutable {
+                       if (!self->answering(seq)) {  // timed out (408 sent) or closed meanwhile
+                         source->cancel();
+                         return finished();
+                       }
                        self->respond_stream(std::move(head), std::move(source), std::move(finished));
                      });
           return;
         }
-        self->post_response(out.error ? response_for_exception(out.error, *request)
-                                      : std::move(out.response));
+        self->post_response(seq, out.error ? response_for_exception(out.error, *request)
+                                           : std::move(out.response));
         done();
       });
     };
-    call.reject = [self = shared_from_this(), id = request_id_](int status, std::string message) {
-      self->post_response(error_response(status, message, id));
+    call.reject = [self = shared_from_this(), seq, id = request_id_](int status, std::string message) {
+      self->post_response(seq, error_response(status, message, id));
     };
     m.entry->router->submit(std::move(call));
+    if (deadline != Clock::time_point::max()) arm_until(deadline);
+    watch();
   }
 
-  // From any thread: hand the response to the connection's own thread.
-  void post_response(Response r) {
-    asio::post(socket_.get_executor(),
-               [self = shared_from_this(), r = std::move(r)]() mutable { self->respond(std::move(r)); });
+  // True (once) when the answer of request `seq` is still wanted: it is the request in flight.
+  bool answering(std::uint64_t seq) {
+    if (closed_ || !in_flight_ || seq != call_seq_) return false;
+    in_flight_ = false;
+    return true;
+  }
+
+  // From any thread: hand the answer of request `seq` to the connection's own thread.
+  void post_response(std::uint64_t seq, Response r) {
+    asio::post(socket_.get_executor(), [self = shared_from_this(), seq, r = std::move(r)]() mutable {
+      if (self->answering(seq)) self->respond(std::move(r));
+    });
   }
 
   void respond(Response r) { write(std::move(r), /*close_after=*/false); }
@@ -438,6 +531,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close() {
     if (closed_) return;
     closed_ = true;
+    // A request still being answered is cancelled: nobody is left to read its answer.
+    if (call_ && (in_flight_ || stream_source_)) call_->cancel(detail::CancelReason::kDisconnected);
     // A stream between pulls stops now; one mid-pull stops when its chunk arrives.
     if (!pulling_) end_stream(/*cancel=*/true);
     disarm();
@@ -464,6 +559,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool sse_ = false;
   bool pulling_ = false;
   std::string request_id_;
+  std::shared_ptr<detail::CallContext> call_;  // the request being answered
+  std::uint64_t call_seq_ = 0;                 // which request an answer from a replica is for
+  bool in_flight_ = false;                     // its answer is awaited from a replica
+  bool watching_ = false;                      // watch()'s read is pending
+  bool resume_after_watch_ = false;            // parse buffered bytes once the watch is cancelled
+  bool peer_closed_ = false;                   // the client sent EOF: close after this answer
   Clock::time_point deadline_ = Clock::time_point::max();
   unsigned version_ = 11;
   bool keep_alive_ = true;
@@ -471,6 +572,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool idle_ = false;
   bool request_started_ = false;
   bool timer_waiting_ = false;
+  Clock::time_point timer_at_;   // when the pending wait ends
+  std::uint64_t timer_gen_ = 0;  // the pending wait's number
   bool timed_out_ = false;
   bool closed_ = false;
 };

@@ -49,6 +49,10 @@ Response response_for_exception(const std::exception_ptr& error, const Request& 
     Response r = error_response(e.status(), e.what(), req.request_id());
     r.headers.insert(r.headers.end(), e.headers().begin(), e.headers().end());
     return r;
+  } catch (const TimeoutError& e) {  // the request's deadline passed while it awaited something
+    return error_response(408, e.what(), req.request_id());
+  } catch (const CancelledError& e) {  // its client went away: nobody reads this answer
+    return error_response(499, e.what(), req.request_id());
   } catch (...) {
     std::string where = t_replica ? t_replica->id() : std::string("replica");
     std::string deployment = t_replica ? t_replica->context().deployment : std::string("?");
@@ -133,15 +137,14 @@ void Replica::execute(detail::Call call, UniqueFunction<void()> finished) {
       finished();
       return;
     }
+    if (call.context->cancelled()) {  // cancelled on its way here: never started
+      call.reject(call.context->status(), call.context->describe());
+      finished();
+      return;
+    }
     ScopedReplica scope(self.get());
+    detail::ScopedCall in_call(call.context);
     call.run(*self->callable_, std::move(finished));
-  });
-}
-
-void Replica::resume(std::coroutine_handle<> h) {
-  strand_->post([self = shared_from_this(), h] {
-    ScopedReplica scope(self.get());
-    h.resume();
   });
 }
 

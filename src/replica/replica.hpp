@@ -58,8 +58,7 @@ class Replica : public detail::Resumer, public std::enable_shared_from_this<Repl
   // long after it first suspends).
   void execute(detail::Call call, UniqueFunction<void()> finished);
 
-  // detail::Resumer: continues a coroutine of this replica, or runs deferred work, on its strand.
-  void resume(std::coroutine_handle<> h) override;
+  // detail::Resumer: runs deferred work and coroutine resumptions on the replica's strand.
   void post(UniqueFunction<void()> fn) override;
   void post_after(std::chrono::steady_clock::duration delay, UniqueFunction<void()> fn) override;
 

@@ -1,5 +1,6 @@
 #include "router/router.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace cserve {
@@ -28,28 +29,53 @@ std::shared_ptr<Replica> Router::pick_locked() {
 }
 
 void Router::submit(detail::Call call) {
+  const std::shared_ptr<detail::CallContext> context = call.context;
+  if (context->cancelled()) return call.reject(context->status(), context->describe());
   std::shared_ptr<Replica> replica;
   std::string rejection;
+  std::uint64_t seq = 0;
+  bool queued = false;
   {
     std::lock_guard lock(mu_);
     if (closed_) {
       rejection = closed_reason_;
-    } else if (queue_.empty() && (replica = pick_locked())) {
+    } else if (live_queued_ == 0 && (replica = pick_locked())) {
       // dispatched below, outside the lock
     } else if (config_.max_queued_requests >= 0 &&
-               queue_.size() >= static_cast<std::size_t>(config_.max_queued_requests)) {
-      rejection = "deployment '" + deployment_ + "' is overloaded: " + std::to_string(queue_.size()) +
+               live_queued_ >= static_cast<std::size_t>(config_.max_queued_requests)) {
+      rejection = "deployment '" + deployment_ + "' is overloaded: " + std::to_string(live_queued_) +
                   " requests queued (max_queued_requests)";
     } else {
-      queue_.push_back(std::move(call));
-      return;
+      seq = next_seq_++;
+      queue_.push_back(Queued{seq, std::move(call)});
+      ++live_queued_;
+      queued = true;
     }
   }
-  if (replica) {
-    dispatch(std::move(replica), std::move(call));
-  } else {
-    call.reject(503, std::move(rejection));
+  if (replica) return dispatch(std::move(replica), std::move(call));
+  if (queued) {
+    // Queued: a cancellation takes it out of the queue (at once, if it came meanwhile). The
+    // callback stays registered after dispatch and then finds nothing to drop.
+    context->on_cancel([weak = weak_from_this(), seq] {
+      if (auto self = weak.lock()) self->drop_cancelled(seq);
+    });
+    return;
   }
+  call.reject(503, std::move(rejection));
+}
+
+void Router::drop_cancelled(std::uint64_t seq) {
+  detail::Call call;
+  {
+    std::lock_guard lock(mu_);
+    auto it = std::lower_bound(queue_.begin(), queue_.end(), seq,
+                               [](const Queued& q, std::uint64_t s) { return q.seq < s; });
+    if (it == queue_.end() || it->seq != seq || !it->call.run) return;
+    call = std::exchange(it->call, detail::Call{});
+    --live_queued_;
+    while (!queue_.empty() && !queue_.front().call.run) queue_.pop_front();
+  }
+  call.reject(call.context->status(), call.context->describe());
 }
 
 void Router::dispatch(std::shared_ptr<Replica> replica, detail::Call call) {
@@ -65,10 +91,15 @@ void Router::drain() {
   {
     std::lock_guard lock(mu_);
     while (!queue_.empty()) {
+      if (!queue_.front().call.run) {  // left by a cancelled call
+        queue_.pop_front();
+        continue;
+      }
       auto replica = pick_locked();
       if (!replica) break;
-      ready.emplace_back(std::move(replica), std::move(queue_.front()));
+      ready.emplace_back(std::move(replica), std::move(queue_.front().call));
       queue_.pop_front();
+      --live_queued_;
     }
   }
   for (auto& [replica, call] : ready) dispatch(std::move(replica), std::move(call));
@@ -84,14 +115,17 @@ void Router::update(std::vector<std::shared_ptr<Replica>> replicas, Config confi
 }
 
 void Router::close(const std::string& reason) {
-  std::deque<detail::Call> rejected;
+  std::deque<Queued> rejected;
   {
     std::lock_guard lock(mu_);
     closed_ = true;
     closed_reason_ = reason;
     rejected.swap(queue_);
+    live_queued_ = 0;
   }
-  for (auto& call : rejected) call.reject(503, reason);
+  for (auto& q : rejected) {
+    if (q.call.run) q.call.reject(503, reason);
+  }
 }
 
 void Router::reopen() {
@@ -102,7 +136,7 @@ void Router::reopen() {
 
 std::size_t Router::queued() const {
   std::lock_guard lock(mu_);
-  return queue_.size();
+  return live_queued_;
 }
 
 }  // namespace cserve

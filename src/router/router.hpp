@@ -4,6 +4,8 @@
 // trip; a replica at max_ongoing_requests is skipped. When every replica is full (or none is
 // running yet) the request waits in a FIFO queue of at most max_queued_requests (-1: unbounded);
 // a full queue answers 503 at once. Each completion frees a slot and dispatches the queue's head.
+// A queued call whose request is cancelled (client gone, request_timeout_s passed) leaves the
+// queue at once and is answered with its context's status; it never reaches a replica.
 // Thread-safety: every member function is safe from any thread; the router's mutex guards the
 // replica set and the queue and is never held while user code or a completion runs.
 #pragma once
@@ -44,15 +46,25 @@ class Router : public detail::CallSink, public std::enable_shared_from_this<Rout
   std::size_t queued() const;
 
  private:
+  // A queue slot; a call taken out by its cancellation leaves an empty slot behind (run unset)
+  // until it reaches the front.
+  struct Queued {
+    std::uint64_t seq;
+    detail::Call call;
+  };
+
   std::shared_ptr<Replica> pick_locked();
   void dispatch(std::shared_ptr<Replica> replica, detail::Call call);
   void drain();
+  void drop_cancelled(std::uint64_t seq);
 
   const std::string deployment_;
   mutable std::mutex mu_;
   Config config_;
   std::vector<std::shared_ptr<Replica>> replicas_;
-  std::deque<detail::Call> queue_;
+  std::deque<Queued> queue_;   // in seq order
+  std::size_t live_queued_ = 0;  // slots of queue_ still holding a call
+  std::uint64_t next_seq_ = 0;
   std::minstd_rand rng_;
   bool closed_ = false;
   std::string closed_reason_;

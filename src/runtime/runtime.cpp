@@ -21,6 +21,9 @@ void validate(const ServeOptions& o) {
   if (!positive(o.http.header_timeout_s)) throw ConfigError("http.header_timeout_s must be > 0");
   if (!positive(o.http.body_timeout_s)) throw ConfigError("http.body_timeout_s must be > 0");
   if (!positive(o.http.keep_alive_timeout_s)) throw ConfigError("http.keep_alive_timeout_s must be > 0");
+  if (o.http.request_timeout_s && !positive(*o.http.request_timeout_s)) {
+    throw ConfigError("http.request_timeout_s must be > 0 (or unset: no limit)");
+  }
   if (o.worker_threads < 0) throw ConfigError("worker_threads must be >= 0 (0 = one per core)");
   if (o.cpus && !(std::isfinite(*o.cpus) && *o.cpus >= 0)) throw ConfigError("cpus must be >= 0");
   if (!(std::isfinite(o.gpus) && o.gpus >= 0 && o.gpus == std::floor(o.gpus))) {

@@ -290,5 +290,87 @@ TEST(Handle, CallsToADeletedApplicationFail) {
   EXPECT_THROW(h.remote(1).result(5s), UnavailableError);
 }
 
+// Methods callable by name: registered ones, and the call operator as "__call__".
+class Scorer {
+ public:
+  static void methods(Methods<Scorer>& m) {
+    m.add("scale", &Scorer::scale).add("total", &Scorer::total).add("reset", &Scorer::reset);
+  }
+  double operator()(double x) { return (sum_ += x); }
+  std::vector<double> scale(std::vector<double> xs, double k) {
+    for (auto& x : xs) x *= k;
+    return xs;
+  }
+  Task<Json> total() { co_return Json{{"sum", sum_}}; }
+  void reset() { sum_ = 0; }
+
+ private:
+  double sum_ = 0;
+};
+
+// Holds its child as an untyped handle.
+class UntypedFront {
+ public:
+  explicit UntypedFront(DeploymentHandle<> scorer) : scorer_(std::move(scorer)) {}
+  Task<Json> operator()(double x) {
+    // (GCC 12: no initializer list inside a co_await expression — build the argument first.)
+    std::vector<double> xs{x};
+    auto scaled = scorer_.method("scale").remote(std::move(xs), 10.0);
+    co_return co_await scaled;
+  }
+
+ private:
+  DeploymentHandle<> scorer_;
+};
+
+TEST(Handle, UntypedHandlesCallMethodsByNameWithJson) {
+  Serve serve = start_local();
+  serve.run(deployment<Scorer>().bind(), {.name = "scorer"});
+  DeploymentHandle<> h = serve.get_app_handle("scorer");
+  EXPECT_EQ(h.remote(2.5).result(5s), 2.5);  // the call operator, as "__call__"
+  EXPECT_EQ(h.remote(1.5).result(5s), 4.0);
+  EXPECT_EQ(h.method("scale").remote(std::vector<double>{1, 2}, 3.0).result(5s), Json({3.0, 6.0}));
+  EXPECT_EQ(h.method("total").remote().result(5s)["sum"], 4.0);
+  EXPECT_TRUE(h.method("reset").remote().result(5s).is_null());
+  EXPECT_EQ(h.method("total").remote().result(5s)["sum"], 0.0);
+  // A typed handle calls by name too, and converts to an untyped one.
+  auto typed = serve.get_app_handle<Scorer>("scorer");
+  EXPECT_EQ(typed.method("scale").remote(std::vector<double>{2}, 2.0).result(5s), Json({4.0}));
+  DeploymentHandle<> converted = typed;
+  EXPECT_EQ(converted.remote(1.0).result(5s), 1.0);
+  // A response as an argument is resolved first, then sent as JSON.
+  auto first = typed.method(&Scorer::scale).remote(std::vector<double>{1}, 2.0);
+  EXPECT_EQ(h.method("scale").remote(first, 2.0).result(5s), Json({4.0}));
+}
+
+TEST(Handle, CallsByNameFailWithAnErrorThatSaysWhy) {
+  Serve serve = start_local();
+  serve.run(deployment<Scorer>().bind(), {.name = "scorer"});
+  serve.run(deployment<Sleeper>().bind(1), {.name = "sleeper", .route_prefix = "/sleeper"});
+  DeploymentHandle<> h = serve.get_app_handle("scorer");
+  auto message = [](auto response) {
+    try {
+      response.result(5s);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message(h.method("nope").remote()).find("no method 'nope'"), std::string::npos);
+  EXPECT_NE(message(h.method("nope").remote()).find("scale"), std::string::npos);
+  EXPECT_NE(message(h.method("scale").remote(1.0)).find("takes 2 argument(s), got 1"), std::string::npos);
+  EXPECT_NE(message(h.method("scale").remote("text", 1.0)).find("argument 1"), std::string::npos);
+  // Sleeper's call operator takes an int: it is callable by name without registration.
+  EXPECT_EQ(serve.get_app_handle("sleeper").remote(7).result(5s), 7);
+  // The replica serves on after the errors.
+  EXPECT_EQ(h.remote(1.0).result(5s), 1.0);
+}
+
+TEST(Handle, ABoundChildArrivesAsAnUntypedHandleWhenTheConstructorAsks) {
+  Serve serve = start_local();
+  auto front = serve.run(deployment<UntypedFront>().bind(deployment<Scorer>().bind()), {.name = "front"});
+  EXPECT_EQ(front.remote(0.5).result(5s), Json({5.0}));
+}
+
 }  // namespace
 }  // namespace cserve

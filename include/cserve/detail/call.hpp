@@ -3,8 +3,10 @@
 // Thread-safety: a Call is moved from thread to thread, never shared.
 #pragma once
 
+#include <cserve/detail/call_context.hpp>
 #include <cserve/detail/unique_function.hpp>
 
+#include <memory>
 #include <string>
 
 namespace cserve::detail {
@@ -12,11 +14,14 @@ namespace cserve::detail {
 class ReplicaCallable;
 
 struct Call {
-  std::string request_id;
+  // The request this call serves (never null): its id, deadline and cancellation. A call whose
+  // context is cancelled is answered with reject(context->status(), ...) instead of running.
+  std::shared_ptr<CallContext> context;
   // Runs on the chosen replica's strand with its user object. Must call `done` exactly once,
   // when the call has finished — at once, or later from a coroutine resumed on that strand.
   UniqueFunction<void(ReplicaCallable& target, UniqueFunction<void()> done)> run;
-  // Answers the call when no replica will run it (503: queue full, deployment gone or failed).
+  // Answers the call when no replica will run it: 503 (queue full, deployment gone or failed),
+  // 408 (its deadline passed) or 499 (cancelled).
   UniqueFunction<void(int status, std::string message)> reject;
 };
 

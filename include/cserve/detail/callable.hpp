@@ -7,6 +7,7 @@
 #include <cserve/detail/unique_function.hpp>
 #include <cserve/http.hpp>
 #include <cserve/detail/resumer.hpp>
+#include <cserve/methods.hpp>
 #include <cserve/routes.hpp>
 #include <cserve/stream.hpp>
 #include <cserve/task.hpp>
@@ -117,6 +118,8 @@ class ReplicaCallable {
   virtual ~ReplicaCallable() = default;
   // Runs the HTTP handler for `req`, which outlives the call. May finish later (coroutines).
   virtual void handle(Request& req, OutcomeCallback done) = 0;
+  // Calls a method by name with JSON arguments (untyped handles); `done` gets the result.
+  virtual void call_method(const std::string& name, Json args, JsonDone done) = 0;
   // Delivers user_config. May throw.
   virtual void reconfigure(const Json& config) = 0;
   // The user object, for typed handle calls (the handle checked the type).
@@ -140,6 +143,9 @@ template <class T>
 concept HasRoutes = requires(Routes<T>& r) { T::routes(r); };
 
 template <class T>
+concept HasMethods = requires(Methods<T>& m) { T::methods(m); };
+
+template <class T>
 concept HasReconfigure = requires(T& t, const Json& j) { t.reconfigure(j); };
 
 template <class T>
@@ -159,6 +165,10 @@ class CallableFor final : public ReplicaCallable {
   template <class... Args>
   explicit CallableFor(Args&&... args) : target_(std::forward<Args>(args)...) {
     if constexpr (HasRoutes<T>) T::routes(routes_);
+    if constexpr (HasMethods<T>) T::methods(methods_);
+    if constexpr (JsonCallOperator<T>) {
+      if (!methods_.has("__call__")) methods_.add("__call__", &T::operator());
+    }
   }
 
   void handle(Request& req, OutcomeCallback done) override {
@@ -176,6 +186,10 @@ class CallableFor final : public ReplicaCallable {
     }
   }
 
+  void call_method(const std::string& name, Json args, JsonDone done) override {
+    methods_.call(target_, name, std::move(args), std::move(done));
+  }
+
   void reconfigure(const Json& config) override {
     if constexpr (HasReconfigure<T>) target_.reconfigure(config);
   }
@@ -186,6 +200,7 @@ class CallableFor final : public ReplicaCallable {
   T target_;
   struct NoRoutes {};
   [[no_unique_address]] std::conditional_t<HasRoutes<T>, Routes<T>, NoRoutes> routes_;
+  Methods<T> methods_;
 };
 
 // A free function served as a deployment: cserve::deployment<&hello>().

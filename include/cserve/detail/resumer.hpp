@@ -8,7 +8,6 @@
 #include <cserve/detail/unique_function.hpp>
 
 #include <chrono>
-#include <coroutine>
 #include <memory>
 
 namespace cserve::detail {
@@ -16,7 +15,6 @@ namespace cserve::detail {
 class Resumer {
  public:
   virtual ~Resumer() = default;
-  virtual void resume(std::coroutine_handle<> h) = 0;
   // Runs `fn` on the replica's strand, with the replica's context.
   virtual void post(UniqueFunction<void()> fn) = 0;
   // Runs `fn` on the replica's strand once `delay` has passed.

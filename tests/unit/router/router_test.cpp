@@ -59,9 +59,10 @@ struct Fixture {
   }
 
   // An HTTP-like call for `path` whose answer is recorded.
-  detail::Call call(const std::string& path) {
+  detail::Call call(const std::string& path,
+                    std::shared_ptr<detail::CallContext> context = nullptr) {
     detail::Call c;
-    c.request_id = path;
+    c.context = context ? std::move(context) : std::make_shared<detail::CallContext>(path);
     c.run = [this, path](detail::ReplicaCallable& target, UniqueFunction<void()> done) {
       auto req = std::make_shared<Request>("GET", path);
       target.handle(*req, [this, req, done = std::move(done)](detail::HandlerOutcome out) mutable {
@@ -162,6 +163,92 @@ TEST(Router, CloseAnswersQueuedAndLaterRequests) {
   router->submit(f.call("/"));
   f.queue->run_all();
   EXPECT_EQ(f.answers.back().second, 200);
+}
+
+TEST(Router, CancelledQueuedCallLeavesTheQueueAtOnceAndNeverRuns) {
+  Fixture f;
+  auto router = std::make_shared<Router>("Echo", Router::Config{1, 2}, 1);
+  router->update({f.add_replica("a")}, {1, 2});
+  auto gone = std::make_shared<detail::CallContext>("gone");
+  auto late = std::make_shared<detail::CallContext>("late");
+  router->submit(f.call("/running"));
+  router->submit(f.call("/gone", gone));
+  router->submit(f.call("/late", late));
+  EXPECT_EQ(router->queued(), 2u);
+
+  gone->cancel(detail::CancelReason::kDisconnected);
+  late->cancel(detail::CancelReason::kTimedOut);
+  EXPECT_EQ(router->queued(), 0u);
+  ASSERT_EQ(f.answers.size(), 2u);
+  EXPECT_EQ(f.answers[0].second, 499);
+  EXPECT_NE(f.answers[0].first.find("client disconnected"), std::string::npos);
+  EXPECT_EQ(f.answers[1].second, 408);
+
+  // Their places are free again: max_queued_requests counts live calls only.
+  router->submit(f.call("/next1"));
+  router->submit(f.call("/next2"));
+  EXPECT_EQ(router->queued(), 2u);
+  f.queue->run_all();
+  ASSERT_EQ(f.answers.size(), 5u);
+  EXPECT_EQ(f.answers[2].first, "\"/running\"");
+  EXPECT_EQ(f.answers[3].first, "\"/next1\"");
+  EXPECT_EQ(f.answers[4].first, "\"/next2\"");
+}
+
+TEST(Router, CallCancelledOnItsWayToTheReplicaIsNotStarted) {
+  Fixture f;
+  auto router = std::make_shared<Router>("Echo", Router::Config{5, -1}, 1);
+  router->update({f.add_replica("a")}, {5, -1});
+  auto context = std::make_shared<detail::CallContext>("x");
+  router->submit(f.call("/x", context));  // dispatched: posted to the replica's strand
+  context->cancel(detail::CancelReason::kCancelled);
+  f.queue->run_all();
+  ASSERT_EQ(f.answers.size(), 1u);
+  EXPECT_EQ(f.answers[0].second, 499);
+  EXPECT_EQ(f.replicas[0]->in_flight(), 0);
+}
+
+TEST(Router, AlreadyCancelledCallIsAnsweredWithoutQueueing) {
+  Fixture f;
+  auto router = std::make_shared<Router>("Echo", Router::Config{5, -1}, 1);
+  auto context = std::make_shared<detail::CallContext>("x");
+  context->cancel(detail::CancelReason::kTimedOut);
+  router->submit(f.call("/x", context));
+  EXPECT_EQ(router->queued(), 0u);
+  ASSERT_EQ(f.answers.size(), 1u);
+  EXPECT_EQ(f.answers[0].second, 408);
+}
+
+TEST(CallContext, ChildrenShareTheRequestAndFollowTheParentsCancellation) {
+  auto parent = std::make_shared<detail::CallContext>("req-1");
+  auto child = detail::CallContext::child_of(parent);
+  auto grandchild = detail::CallContext::child_of(child);
+  EXPECT_EQ(grandchild->request_id(), "req-1");
+  int ran = 0;
+  grandchild->on_cancel([&] { ++ran; });
+  parent->cancel(detail::CancelReason::kTimedOut);
+  parent->cancel(detail::CancelReason::kCancelled);  // the first reason wins
+  EXPECT_EQ(ran, 1);
+  EXPECT_EQ(grandchild->reason(), detail::CancelReason::kTimedOut);
+  EXPECT_EQ(grandchild->status(), 408);
+  EXPECT_THROW(std::rethrow_exception(grandchild->error()), TimeoutError);
+  // A callback registered after the cancellation runs at once.
+  child->on_cancel([&] { ++ran; });
+  EXPECT_EQ(ran, 2);
+}
+
+TEST(CallContext, FinishedChildrenUnregisterFromTheirParent) {
+  auto parent = std::make_shared<detail::CallContext>("req-1");
+  int ran = 0;
+  for (int i = 0; i < 100; ++i) {
+    auto child = detail::CallContext::child_of(parent);
+    child->on_cancel([&] { ++ran; });
+  }  // each child is gone: cancelling the parent reaches none of them
+  parent->cancel(detail::CancelReason::kCancelled);
+  EXPECT_EQ(ran, 0);
+  auto root = detail::CallContext::child_of(nullptr);
+  EXPECT_FALSE(root->request_id().empty());
+  EXPECT_NE(root->request_id(), detail::CallContext::child_of(nullptr)->request_id());
 }
 
 }  // namespace

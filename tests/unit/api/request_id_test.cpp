@@ -1,7 +1,8 @@
-#include "common/request_id.hpp"
+#include "api/request_id.hpp"
 
 #include <gtest/gtest.h>
 
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -21,6 +22,9 @@ TEST(RequestId, UniqueAcrossThreads) {
   for (auto& ids : per_thread) all.insert(ids.begin(), ids.end());
   EXPECT_EQ(all.size(), 4000u);
   EXPECT_TRUE(is_acceptable_request_id(*all.begin()));
+  for (const auto& id : all) {
+    ASSERT_TRUE(std::regex_match(id, std::regex("[0-9a-f]{16}-[0-9a-f]{8,16}"))) << id;
+  }
 }
 
 TEST(RequestId, ClientIdsAreCheckedBeforeEcho) {

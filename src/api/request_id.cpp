@@ -1,8 +1,7 @@
-#include "common/request_id.hpp"
+#include "api/request_id.hpp"
 
 #include <atomic>
 #include <cstdint>
-#include <cstdio>
 #include <random>
 
 namespace cserve {
@@ -28,11 +27,19 @@ std::string make_request_id() {
     next = g_next_thread_block.fetch_add(1, std::memory_order_relaxed) << 20;
     end = next + (1u << 20);
   }
-  char buf[40];
-  int n = std::snprintf(buf, sizeof buf, "%016llx-%08llx",
-                        static_cast<unsigned long long>(process_prefix()),
-                        static_cast<unsigned long long>(next++));
-  return std::string(buf, static_cast<std::size_t>(n));
+  // "<16 hex digits of prefix>-<at least 8 hex digits of sequence>", formatted by hand: this runs
+  // once per request and per handle call.
+  static constexpr char kHex[] = "0123456789abcdef";
+  const std::uint64_t prefix = process_prefix();
+  const std::uint64_t seq = next++;
+  int seq_digits = 8;
+  while (seq_digits < 16 && (seq >> (4 * seq_digits)) != 0) ++seq_digits;
+  std::string id(17 + static_cast<std::size_t>(seq_digits), '-');
+  for (int i = 0; i < 16; ++i) id[static_cast<std::size_t>(i)] = kHex[(prefix >> (4 * (15 - i))) & 0xf];
+  for (int i = 0; i < seq_digits; ++i) {
+    id[17 + static_cast<std::size_t>(i)] = kHex[(seq >> (4 * (seq_digits - 1 - i))) & 0xf];
+  }
+  return id;
 }
 
 bool is_acceptable_request_id(std::string_view id) {

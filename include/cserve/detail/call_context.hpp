@@ -1,0 +1,92 @@
+// cserve/detail/call_context.hpp — what travels with one request through every hop: its id,
+// its deadline, and its cancellation.
+//
+// The proxy makes a root context per HTTP request (cancelled when the client goes away or
+// request_timeout_s passes); a handle call made while a request is being handled gets a child
+// of that request's context, so downstream calls share the request id and are cancelled with
+// it. Routers drop cancelled calls from their queues, replicas do not start them, and every
+// cserve awaitable (responses, streams, sleep_for) resumes its coroutine with the context's
+// error at the next suspension point.
+//
+// The context of the code running now is a thread-local that replicas set around each call
+// and each coroutine resumption (ScopedCall).
+// Thread-safety: every member function is safe from any thread; callbacks run outside the lock.
+#pragma once
+
+#include <cserve/detail/unique_function.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace cserve::detail {
+
+enum class CancelReason : int { kNone = 0, kCancelled, kDisconnected, kTimedOut };
+
+class CallContext {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+
+  explicit CallContext(std::string request_id, TimePoint deadline = TimePoint::max())
+      : request_id_(std::move(request_id)), deadline_(deadline) {}
+  ~CallContext();
+  CallContext(const CallContext&) = delete;
+  CallContext& operator=(const CallContext&) = delete;
+
+  // A context for a call made on behalf of `parent` (may be null: then a fresh root with a new
+  // request id): same request id and deadline, cancelled when the parent is.
+  static std::shared_ptr<CallContext> child_of(const std::shared_ptr<CallContext>& parent);
+
+  const std::string& request_id() const { return request_id_; }
+  TimePoint deadline() const { return deadline_; }
+  bool cancelled() const { return reason_.load(std::memory_order_acquire) != CancelReason::kNone; }
+  CancelReason reason() const { return reason_.load(std::memory_order_acquire); }
+
+  // Cancels this context and its children (the first reason wins); runs the callbacks once.
+  void cancel(CancelReason why);
+
+  // Runs `fn` when the context is cancelled (at once, on this thread, if it already is).
+  // Returns a token for forget(); 0 when `fn` already ran.
+  std::uint64_t on_cancel(UniqueFunction<void()> fn);
+  // Drops a callback that is no longer wanted (no-op once it ran).
+  void forget(std::uint64_t token);
+
+  // What a cancelled call fails with: TimeoutError for the deadline, else CancelledError.
+  std::exception_ptr error() const;
+  // The HTTP status that matches reason(): 408 for the deadline, else 499.
+  int status() const;
+  std::string describe() const;
+
+ private:
+  const std::string request_id_;
+  const TimePoint deadline_;
+  std::atomic<CancelReason> reason_{CancelReason::kNone};
+  std::mutex mu_;
+  std::uint64_t next_token_ = 1;
+  std::vector<std::pair<std::uint64_t, UniqueFunction<void()>>> callbacks_;
+  std::weak_ptr<CallContext> parent_;  // a child unregisters from its parent when it ends
+  std::uint64_t parent_token_ = 0;
+};
+
+// The context of the call whose code runs on this thread, or null.
+const std::shared_ptr<CallContext>& current_call();
+
+// Makes `context` current on this thread for a scope. `context` must outlive the scope.
+class ScopedCall {
+ public:
+  explicit ScopedCall(const std::shared_ptr<CallContext>& context);
+  ~ScopedCall();
+  ScopedCall(const ScopedCall&) = delete;
+  ScopedCall& operator=(const ScopedCall&) = delete;
+
+ private:
+  const std::shared_ptr<CallContext>* saved_;
+};
+
+}  // namespace cserve::detail
