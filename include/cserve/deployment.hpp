@@ -42,6 +42,8 @@ struct DeploymentOptions {
   Resources resources;                       // per replica; default 1 CPU
   double graceful_shutdown_wait_loop_s = 2;  // how often a stopping replica checks for work left
   double graceful_shutdown_timeout_s = 20;   // then it stops even with requests in flight
+  double health_check_period_s = 10;         // how often check_health() runs on each replica
+  double health_check_timeout_s = 30;        // a check unanswered this long counts as failed
 };
 
 namespace detail {
@@ -176,6 +178,8 @@ class Deployment {
   Deployment& resources(Resources v) { options_.resources = std::move(v); return *this; }
   Deployment& graceful_shutdown_wait_loop_s(double v) { options_.graceful_shutdown_wait_loop_s = v; return *this; }
   Deployment& graceful_shutdown_timeout_s(double v) { options_.graceful_shutdown_timeout_s = v; return *this; }
+  Deployment& health_check_period_s(double v) { options_.health_check_period_s = v; return *this; }
+  Deployment& health_check_timeout_s(double v) { options_.health_check_timeout_s = v; return *this; }
   // Replaces every option at once (the name included).
   Deployment& options(DeploymentOptions v) { options_ = std::move(v); return *this; }
   const DeploymentOptions& options() const { return options_; }

@@ -15,10 +15,23 @@ namespace cserve {
 enum class ApplicationStatus { NOT_STARTED, DEPLOYING, RUNNING, DEPLOY_FAILED, DELETING, UNHEALTHY };
 enum class DeploymentStatus { UPDATING, HEALTHY, UNHEALTHY, DEPLOY_FAILED, UPSCALING, DOWNSCALING };
 enum class ReplicaState { PENDING, STARTING, RUNNING, STOPPING };
+// What caused a deployment's latest status change (Ray's DeploymentStatusTrigger).
+enum class DeploymentStatusTrigger {
+  UNSPECIFIED,
+  CONFIG_UPDATE_STARTED,
+  CONFIG_UPDATE_COMPLETED,
+  UPSCALE_COMPLETED,
+  DOWNSCALE_COMPLETED,
+  AUTOSCALING,
+  REPLICA_STARTUP_FAILED,
+  HEALTH_CHECK_FAILED,
+  DELETING
+};
 
 const char* to_string(ApplicationStatus s);
 const char* to_string(DeploymentStatus s);
 const char* to_string(ReplicaState s);
+const char* to_string(DeploymentStatusTrigger s);
 
 struct ReplicaStatusInfo {
   std::string replica_id;
@@ -30,8 +43,10 @@ struct ReplicaStatusInfo {
 struct DeploymentStatusInfo {
   std::string name;
   DeploymentStatus status = DeploymentStatus::UPDATING;
+  DeploymentStatusTrigger status_trigger = DeploymentStatusTrigger::UNSPECIFIED;
   std::string message;
   int target_replicas = 0;
+  int health_check_replacements = 0;  // replicas replaced for failing health checks
   std::vector<ReplicaStatusInfo> replicas;
 };
 

@@ -36,6 +36,21 @@ const char* to_string(ReplicaState s) {
   return "UNKNOWN";
 }
 
+const char* to_string(DeploymentStatusTrigger s) {
+  switch (s) {
+    case DeploymentStatusTrigger::UNSPECIFIED: return "UNSPECIFIED";
+    case DeploymentStatusTrigger::CONFIG_UPDATE_STARTED: return "CONFIG_UPDATE_STARTED";
+    case DeploymentStatusTrigger::CONFIG_UPDATE_COMPLETED: return "CONFIG_UPDATE_COMPLETED";
+    case DeploymentStatusTrigger::UPSCALE_COMPLETED: return "UPSCALE_COMPLETED";
+    case DeploymentStatusTrigger::DOWNSCALE_COMPLETED: return "DOWNSCALE_COMPLETED";
+    case DeploymentStatusTrigger::AUTOSCALING: return "AUTOSCALING";
+    case DeploymentStatusTrigger::REPLICA_STARTUP_FAILED: return "REPLICA_STARTUP_FAILED";
+    case DeploymentStatusTrigger::HEALTH_CHECK_FAILED: return "HEALTH_CHECK_FAILED";
+    case DeploymentStatusTrigger::DELETING: return "DELETING";
+  }
+  return "UNKNOWN";
+}
+
 Json to_json(const ServeStatus& s) {
   Json apps = Json::object();
   for (const auto& [name, app] : s.applications) {
@@ -50,8 +65,10 @@ Json to_json(const ServeStatus& s) {
       }
       deps[dname] = {{"name", d.name},
                      {"status", to_string(d.status)},
+                     {"status_trigger", to_string(d.status_trigger)},
                      {"message", d.message},
                      {"target_replicas", d.target_replicas},
+                     {"health_check_replacements", d.health_check_replacements},
                      {"replicas", replicas}};
     }
     apps[name] = {{"name", app.name},

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <chrono>
+#include <sstream>
+#include <string>
 
 namespace cserve {
 
@@ -23,6 +25,13 @@ class SteadyClock final : public Clock {
 
 inline Duration seconds_to_duration(double s) {
   return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
+}
+
+// "0.3 s", "20 s": seconds as a person writes them, for messages.
+inline std::string describe_seconds(double s) {
+  std::ostringstream out;
+  out << s << " s";
+  return out.str();
 }
 
 }  // namespace cserve

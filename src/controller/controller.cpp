@@ -22,6 +22,12 @@ struct Controller::ReplicaRecord {
   TimePoint stop_started{};
   TimePoint next_drain_check{};
   bool stop_posted = false;
+  // Health checks (RUNNING replicas only):
+  TimePoint next_health_check{};
+  bool health_pending = false;  // a check is posted and unanswered
+  TimePoint health_started{};   // when it was posted (or last counted as timed out)
+  int health_failures = 0;      // consecutive
+  std::string health_error;     // the last failure
   // Written by worker-thread callbacks (under mu_), read by the tick:
   bool start_done = false;
   std::string start_error;
@@ -44,6 +50,9 @@ struct Controller::DeploymentRecord {
   std::string last_error;
   std::string unplaceable;  // why a PENDING replica fit nowhere last tick ("" = none)
   bool deleting = false;
+  std::string unhealthy;    // why a replica was last replaced for failing health checks
+  int health_replacements = 0;
+  DeploymentStatusTrigger trigger = DeploymentStatusTrigger::CONFIG_UPDATE_STARTED;
 };
 
 struct Controller::AppRecord {
@@ -68,6 +77,9 @@ Router::Config router_config(const DeploymentOptions& o) {
 
 int max_constructor_failures(int num_replicas) { return std::clamp(3 * num_replicas, 3, 20); }
 
+// Consecutive failed health checks after which a replica is replaced (Ray's rule).
+constexpr int kHealthCheckFailures = 3;
+
 void validate_deployment(const detail::DeploymentDef& def) {
   const auto& o = def.options;
   auto fail = [&](const std::string& what) {
@@ -80,6 +92,8 @@ void validate_deployment(const detail::DeploymentDef& def) {
   if (o.max_queued_requests < -1) fail("max_queued_requests must be -1 (unbounded) or >= 0");
   if (!(o.graceful_shutdown_wait_loop_s > 0)) fail("graceful_shutdown_wait_loop_s must be > 0");
   if (!(o.graceful_shutdown_timeout_s >= 0)) fail("graceful_shutdown_timeout_s must be >= 0");
+  if (!(o.health_check_period_s > 0)) fail("health_check_period_s must be > 0");
+  if (!(o.health_check_timeout_s > 0)) fail("health_check_timeout_s must be > 0");
   if (auto e = validate_resources(o.resources); !e.empty()) fail(e);
   if (o.user_config && !def.has_reconfigure) {
     fail("user_config is set but " + def.type_name +
@@ -152,6 +166,8 @@ void Controller::set_target(DeploymentRecord& d, detail::DeploymentDef def) {
   d.def = std::move(def);
   d.deleting = false;
   d.status = DeploymentStatus::UPDATING;
+  d.trigger = DeploymentStatusTrigger::CONFIG_UPDATE_STARTED;
+  d.unhealthy.clear();
   d.router->reopen();
   d.republish = true;  // the tick hands the router the new limits
 }
@@ -259,6 +275,7 @@ void Controller::reconcile_deployment(AppRecord& app, DeploymentRecord& d, TimeP
     if (r.state == ReplicaState::STARTING && r.start_done) {
       if (r.start_error.empty()) {
         r.state = ReplicaState::RUNNING;
+        r.next_health_check = now + seconds_to_duration(opts.health_check_period_s);
         if (r.version_key == d.version_key) d.started_once = true;
         CSERVE_LOG(kInfo, "controller") << "replica " << r.id << " of " << app.name << " is RUNNING";
       } else {
@@ -267,6 +284,7 @@ void Controller::reconcile_deployment(AppRecord& app, DeploymentRecord& d, TimeP
         if (r.version_key == d.version_key) {
           ++d.failures;
           d.last_error = r.start_error;
+          d.trigger = DeploymentStatusTrigger::REPLICA_STARTUP_FAILED;
         }
         if (r.allocation) apply_allocation(free_, *r.allocation, +1);
         it = d.replicas.erase(it);
@@ -350,6 +368,7 @@ void Controller::reconcile_deployment(AppRecord& app, DeploymentRecord& d, TimeP
   for (const auto& r : d.replicas) {
     if (r->state == ReplicaState::RUNNING && !r->start_error.empty()) stop_replica(*r, now);
   }
+  check_health(app, d, now);
 
   // 5. Publish before draining: a STOPPING replica must be out of the router before its
   //    in-flight count can be trusted to only fall.
@@ -427,6 +446,60 @@ void Controller::stop_replica(ReplicaRecord& r, TimePoint now) {
   r.next_drain_check = now;
 }
 
+void Controller::check_health(const AppRecord& app, DeploymentRecord& d, TimePoint now) {
+  const auto& opts = d.def.options;
+  const Duration timeout = seconds_to_duration(opts.health_check_timeout_s);
+  for (auto it = d.replicas.begin(); it != d.replicas.end();) {
+    const std::shared_ptr<ReplicaRecord>& r = *it;
+    if (r->state != ReplicaState::RUNNING) {
+      ++it;
+      continue;
+    }
+    if (!r->health_pending && now >= r->next_health_check) {
+      r->health_pending = true;
+      r->health_started = now;
+      r->replica->check_health([this, r, period = opts.health_check_period_s](std::string error) {
+        std::lock_guard lock(mu_);
+        r->health_pending = false;
+        r->next_health_check = clock_.now() + seconds_to_duration(period);
+        if (error.empty()) {
+          r->health_failures = 0;
+        } else {
+          ++r->health_failures;
+          r->health_error = "check_health() raised: " + error;
+          CSERVE_LOG(kWarning, "controller") << "replica " << r->id << " failed a health check ("
+                                             << r->health_failures << " in a row): " << error;
+        }
+        wake();
+      });
+    } else if (r->health_pending && now - r->health_started >= timeout) {
+      // Unanswered: the replica's strand is stuck (a handler that never returns). Each
+      // timeout counts once; the check stays posted and may still answer.
+      ++r->health_failures;
+      r->health_started = now;
+      r->health_error = "no answer to a health check within health_check_timeout_s (" +
+                        describe_seconds(opts.health_check_timeout_s) + ")";
+      CSERVE_LOG(kWarning, "controller") << "replica " << r->id << ": " << r->health_error << " ("
+                                         << r->health_failures << " in a row)";
+    }
+    if (r->health_failures < kHealthCheckFailures) {
+      ++it;
+      continue;
+    }
+    // Replace it now. A stuck replica may never finish its stop, so the record goes at once:
+    // out of the router at the next publish, its resources free for the replacement.
+    d.unhealthy = "replica " + r->id + " failed " + std::to_string(r->health_failures) +
+                  " health checks in a row (" + r->health_error + ") and was replaced";
+    ++d.health_replacements;
+    d.trigger = DeploymentStatusTrigger::HEALTH_CHECK_FAILED;
+    CSERVE_LOG(kError, "controller") << "deployment '" << opts.name << "' of " << app.name << ": "
+                                     << d.unhealthy;
+    if (r->allocation) apply_allocation(free_, *r->allocation, +1);
+    r->replica->stop([] {});
+    it = d.replicas.erase(it);
+  }
+}
+
 void Controller::publish_replicas(DeploymentRecord& d) {
   std::vector<std::string> ids;
   std::vector<std::shared_ptr<Replica>> routable;
@@ -449,6 +522,7 @@ void Controller::publish_replicas(DeploymentRecord& d) {
 void Controller::update_statuses(AppRecord& app) {
   bool all_healthy = true;
   bool any_failed = false;
+  bool any_unhealthy = false;
   std::string messages;
   for (auto& [name, d] : app.deployments) {
     const int target = d.def.options.num_replicas;
@@ -463,11 +537,26 @@ void Controller::update_statuses(AppRecord& app) {
     }
     if (d.failed) {
       d.status = DeploymentStatus::DEPLOY_FAILED;
+      d.trigger = DeploymentStatusTrigger::REPLICA_STARTUP_FAILED;
       d.message = "failed to start a replica " + std::to_string(d.failures) +
                   " times; last error: " + d.last_error;
+    } else if (d.deleting) {
+      d.status = DeploymentStatus::UPDATING;
+      d.trigger = DeploymentStatusTrigger::DELETING;
+      d.message = "deleting";
     } else if (running_target == target && others == 0) {
+      if (d.status != DeploymentStatus::HEALTHY) {
+        d.trigger = d.status == DeploymentStatus::UPSCALING     ? DeploymentStatusTrigger::UPSCALE_COMPLETED
+                    : d.status == DeploymentStatus::DOWNSCALING ? DeploymentStatusTrigger::DOWNSCALE_COMPLETED
+                                                                : DeploymentStatusTrigger::CONFIG_UPDATE_COMPLETED;
+      }
       d.status = DeploymentStatus::HEALTHY;
       d.message.clear();
+      d.unhealthy.clear();
+    } else if (!d.unhealthy.empty()) {
+      d.status = DeploymentStatus::UNHEALTHY;
+      d.message = d.unhealthy + "; " + std::to_string(running_target) + " of " +
+                  std::to_string(target) + " replicas running";
     } else {
       d.status = running_target > target ? DeploymentStatus::DOWNSCALING : DeploymentStatus::UPDATING;
       d.message = std::to_string(running_target) + " of " + std::to_string(target) +
@@ -476,6 +565,7 @@ void Controller::update_statuses(AppRecord& app) {
       if (d.failures > 0) d.message += "; last start error: " + d.last_error;
     }
     if (d.status == DeploymentStatus::DEPLOY_FAILED) any_failed = true;
+    if (d.status == DeploymentStatus::UNHEALTHY) any_unhealthy = true;
     if (d.status != DeploymentStatus::HEALTHY) {
       all_healthy = false;
       if (!messages.empty()) messages += "; ";
@@ -486,6 +576,10 @@ void Controller::update_statuses(AppRecord& app) {
     app.status = ApplicationStatus::DELETING;
   } else if (any_failed) {
     app.status = ApplicationStatus::DEPLOY_FAILED;
+  } else if (any_unhealthy && app.status == ApplicationStatus::RUNNING) {
+    app.status = ApplicationStatus::UNHEALTHY;  // it was serving; a replica had to be replaced
+  } else if (app.status == ApplicationStatus::UNHEALTHY && !all_healthy) {
+    // stays UNHEALTHY until every deployment is healthy again
   } else {
     app.status = all_healthy ? ApplicationStatus::RUNNING : ApplicationStatus::DEPLOYING;
   }
@@ -544,7 +638,9 @@ ServeStatus Controller::status() const {
       DeploymentStatusInfo info;
       info.name = dname;
       info.status = d.status;
+      info.status_trigger = d.trigger;
       info.message = d.message;
+      info.health_check_replacements = d.health_replacements;
       info.target_replicas = d.deleting ? 0 : d.def.options.num_replicas;
       for (const auto& r : d.replicas) {
         info.replicas.push_back({r->id, r->state, r->code_version,

@@ -17,7 +17,9 @@
 //
 //   PENDING --placed--> STARTING --constructed--> RUNNING --stop--> STOPPING --drained--> (gone)
 //      |                   +--constructor threw--> (gone; counted toward DEPLOY_FAILED)
-//      +--stop--> (gone)
+//      +--stop--> (gone)                             |
+//                          3 failed health checks ---+--> (gone at once: out of the router, its
+//                                                          resources freed, a replacement started)
 //
 // Thread-safety: every public member function is safe from any thread. One mutex guards all
 // state; it is never held while user code runs (replica work is posted to the worker pool).
@@ -106,6 +108,9 @@ class Controller {
   void start_replica(const AppRecord& app, DeploymentRecord& d,
                      const std::shared_ptr<ReplicaRecord>& r);
   static void stop_replica(ReplicaRecord& r, TimePoint now);
+  // Posts due health checks, counts failures and timeouts, replaces replicas that failed
+  // kHealthCheckFailures checks in a row.
+  void check_health(const AppRecord& app, DeploymentRecord& d, TimePoint now);
   void publish_replicas(DeploymentRecord& d);
   void publish_routes_locked();
   void update_statuses(AppRecord& app);

@@ -16,7 +16,6 @@
 #include <chrono>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <thread>
 #include <unordered_map>
 
@@ -74,12 +73,6 @@ struct Shared {
         std::chrono::duration<double>(seconds));
   }
 };
-
-std::string format_seconds(double s) {
-  std::ostringstream out;
-  out << s << " s";
-  return out.str();
-}
 
 bool is_parse_error(const beast::error_code& ec) {
   return ec.category() == http::make_error_code(http::error::bad_method).category();
@@ -154,7 +147,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                << *shared_.options.request_timeout_s << "s";
     respond(error_response(408,
                            "request did not finish within request_timeout_s (" +
-                               format_seconds(*shared_.options.request_timeout_s) + ")",
+                               describe_seconds(*shared_.options.request_timeout_s) + ")",
                            request_id_));
   }
 

@@ -104,6 +104,23 @@ void Replica::reconfigure(Json user_config, Done done) {
   });
 }
 
+void Replica::check_health(Done done) {
+  strand_->post([self = shared_from_this(), done = std::move(done)]() mutable {
+    std::string error;
+    if (!self->callable_) {
+      error = "replica is stopped";
+    } else {
+      ScopedReplica scope(self.get());
+      try {
+        self->callable_->check_health();
+      } catch (...) {
+        error = describe_exception(std::current_exception());
+      }
+    }
+    done(std::move(error));
+  });
+}
+
 void Replica::stop(UniqueFunction<void()> done) {
   strand_->post([self = shared_from_this(), done = std::move(done)]() mutable {
     {

@@ -46,6 +46,9 @@ class Replica : public detail::Resumer, public std::enable_shared_from_this<Repl
   void start(std::optional<Json> user_config, Done done);
   // Delivers a new user_config to the running object.
   void reconfigure(Json user_config, Done done);
+  // Runs the object's check_health() on the strand (after the work queued before it: a replica
+  // whose strand is stuck never answers, which its caller's timeout turns into a failure).
+  void check_health(Done done);
   // Destroys the user object after every call posted before it; later calls are rejected (503).
   void stop(UniqueFunction<void()> done);
 

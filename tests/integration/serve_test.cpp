@@ -190,6 +190,7 @@ TEST(Serve, ConstructorFailureIsDeployFailedAndOtherAppsServe) {
   EXPECT_EQ(bad.status, ApplicationStatus::DEPLOY_FAILED);
   EXPECT_NE(bad.message.find("model file missing"), std::string::npos);
   EXPECT_EQ(bad.deployments.at("BadConstructor").status, DeploymentStatus::DEPLOY_FAILED);
+  EXPECT_EQ(bad.deployments.at("BadConstructor").status_trigger, DeploymentStatusTrigger::REPLICA_STARTUP_FAILED);
   HttpClient client(serve.http_port());
   EXPECT_EQ(client.get("/good").body, R"({"count":1})");
   auto failed = client.get("/bad");

@@ -122,6 +122,8 @@ class ReplicaCallable {
   virtual void call_method(const std::string& name, Json args, JsonDone done) = 0;
   // Delivers user_config. May throw.
   virtual void reconfigure(const Json& config) = 0;
+  // Runs the user's check_health() if it has one; throws when unhealthy.
+  virtual void check_health() = 0;
   // The user object, for typed handle calls (the handle checked the type).
   virtual void* object() = 0;
 };
@@ -147,6 +149,9 @@ concept HasMethods = requires(Methods<T>& m) { T::methods(m); };
 
 template <class T>
 concept HasReconfigure = requires(T& t, const Json& j) { t.reconfigure(j); };
+
+template <class T>
+concept HasCheckHealth = requires(T& t) { t.check_health(); };
 
 template <class T>
 concept CallableWithRequest = std::is_invocable_v<T&, const Request&>;
@@ -192,6 +197,10 @@ class CallableFor final : public ReplicaCallable {
 
   void reconfigure(const Json& config) override {
     if constexpr (HasReconfigure<T>) target_.reconfigure(config);
+  }
+
+  void check_health() override {
+    if constexpr (HasCheckHealth<T>) target_.check_health();
   }
 
   void* object() override { return &target_; }
