@@ -13,6 +13,7 @@
 // Thread-safety: plain values; an Application may be shared and run from any thread.
 #pragma once
 
+#include <cserve/autoscaling.hpp>
 #include <cserve/detail/callable.hpp>
 #include <cserve/detail/type_name.hpp>
 #include <cserve/error.hpp>
@@ -33,7 +34,8 @@ namespace cserve {
 // Options of one deployment. Defaults follow Ray Serve's.
 struct DeploymentOptions {
   std::string name;                          // default: the class (or function) name
-  int num_replicas = 1;                      // >= 0
+  int num_replicas = 1;                      // >= 0; ignored when autoscaling_config is set
+  std::optional<AutoscalingConfig> autoscaling_config;  // set: the replica count follows load
   int max_ongoing_requests = 5;              // per replica, >= 1
   int max_queued_requests = -1;              // per caller's router; -1 = unbounded; 0 = no queue
   std::optional<Json> user_config;           // delivered to reconfigure(const Json&)
@@ -169,7 +171,10 @@ class Deployment {
   explicit Deployment(std::string default_name) { options_.name = std::move(default_name); }
 
   Deployment& name(std::string v) { options_.name = std::move(v); return *this; }
-  Deployment& num_replicas(int v) { options_.num_replicas = v; return *this; }
+  Deployment& num_replicas(int v) { options_.num_replicas = v; options_.autoscaling_config.reset(); return *this; }
+  // Ray's num_replicas="auto": autoscaling with auto_num_replicas()'s config.
+  Deployment& num_replicas_auto() { options_.autoscaling_config = auto_num_replicas(); return *this; }
+  Deployment& autoscaling(AutoscalingConfig v) { options_.autoscaling_config = v; return *this; }
   Deployment& max_ongoing_requests(int v) { options_.max_ongoing_requests = v; return *this; }
   Deployment& max_queued_requests(int v) { options_.max_queued_requests = v; return *this; }
   Deployment& user_config(Json v) { options_.user_config = std::move(v); return *this; }

@@ -1,6 +1,7 @@
 #include "controller/controller.hpp"
 
 #include "common/logging.hpp"
+#include "controller/autoscaling_policy.hpp"
 #include "controller/rollout.hpp"
 
 #include <cserve/error.hpp>
@@ -50,6 +51,9 @@ struct Controller::DeploymentRecord {
   std::string last_error;
   std::string unplaceable;  // why a PENDING replica fit nowhere last tick ("" = none)
   bool deleting = false;
+  AutoscalingState autoscaling;
+  int autoscaled = -1;      // the autoscaler's replica count (-1: not autoscaled)
+  int scale_direction = 0;  // +1 / -1 while the autoscaler's last change is being carried out
   std::string unhealthy;    // why a replica was last replaced for failing health checks
   int health_replacements = 0;
   DeploymentStatusTrigger trigger = DeploymentStatusTrigger::CONFIG_UPDATE_STARTED;
@@ -69,6 +73,10 @@ namespace {
 
 std::string version_key_of(const detail::DeploymentDef& def) {
   return def.code_version + "|" + describe(def.options.resources);
+}
+
+int target_replicas_of(const DeploymentOptions& o, int autoscaled) {
+  return o.autoscaling_config ? autoscaled : o.num_replicas;
 }
 
 Router::Config router_config(const DeploymentOptions& o) {
@@ -95,6 +103,9 @@ void validate_deployment(const detail::DeploymentDef& def) {
   if (!(o.health_check_period_s > 0)) fail("health_check_period_s must be > 0");
   if (!(o.health_check_timeout_s > 0)) fail("health_check_timeout_s must be > 0");
   if (auto e = validate_resources(o.resources); !e.empty()) fail(e);
+  if (o.autoscaling_config) {
+    if (auto e = validate_autoscaling(*o.autoscaling_config); !e.empty()) fail(e);
+  }
   if (o.user_config && !def.has_reconfigure) {
     fail("user_config is set but " + def.type_name +
          " has no reconfigure(const cserve::Json&) to receive it");
@@ -162,6 +173,16 @@ void Controller::set_target(DeploymentRecord& d, detail::DeploymentDef def) {
   }
   d.failed = false;
   if (def.options.user_config != d.def.options.user_config) ++d.config_generation;
+  if (const auto& a = def.options.autoscaling_config) {
+    // The first deploy starts at initial_replicas; a redeploy keeps the current count within
+    // the (new) bounds.
+    d.autoscaled = d.autoscaled < 0 ? a->initial_replicas.value_or(a->min_replicas)
+                                    : std::clamp(d.autoscaled, a->min_replicas, a->max_replicas);
+  } else {
+    d.autoscaled = -1;
+    d.autoscaling = {};
+  }
+  d.scale_direction = 0;
   d.version_key = std::move(key);
   d.def = std::move(def);
   d.deleting = false;
@@ -299,17 +320,19 @@ void Controller::reconcile_deployment(AppRecord& app, DeploymentRecord& d, TimeP
     }
     ++it;
   }
-  if (!d.failed && !d.started_once && d.failures >= max_constructor_failures(opts.num_replicas)) {
+  if (!d.failed && !d.started_once && d.failures >= max_constructor_failures(target_replicas_of(opts, d.autoscaled))) {
     d.failed = true;
     CSERVE_LOG(kError, "controller") << "deployment '" << opts.name << "' of " << app.name
                                      << " failed after " << d.failures << " attempts";
   }
 
-  // 2. Plan starts and stops.
+  // 2. Follow the load, then plan starts and stops.
+  if (opts.autoscaling_config && !d.deleting && !d.failed) autoscale_deployment(app, d, now);
   std::vector<ReplicaView> views;
   views.reserve(d.replicas.size());
   for (const auto& r : d.replicas) views.push_back({r->id, r->version_key, r->state});
-  RolloutInput in{d.version_key, d.deleting ? 0 : opts.num_replicas, !d.failed, !d.unplaceable.empty()};
+  const int target = d.deleting ? 0 : target_replicas_of(opts, d.autoscaled);
+  RolloutInput in{d.version_key, target, !d.failed, !d.unplaceable.empty()};
   RolloutPlan plan = plan_rollout(in, views);
   for (const auto& id : plan.to_stop) {
     auto it = std::find_if(d.replicas.begin(), d.replicas.end(), [&](auto& r) { return r->id == id; });
@@ -446,6 +469,23 @@ void Controller::stop_replica(ReplicaRecord& r, TimePoint now) {
   r.next_drain_check = now;
 }
 
+void Controller::autoscale_deployment(const AppRecord& app, DeploymentRecord& d, TimePoint now) {
+  double ongoing = static_cast<double>(d.router->queued());
+  for (const auto& r : d.replicas) {
+    if (r->state == ReplicaState::RUNNING) ongoing += r->replica->in_flight();
+  }
+  AutoscalingDecision decision = autoscale(*d.def.options.autoscaling_config, d.autoscaling, now,
+                                           ongoing, d.autoscaled);
+  if (decision.target == d.autoscaled) return;
+  CSERVE_LOG(kInfo, "controller") << "autoscaling deployment '" << d.def.options.name << "' of "
+                                  << app.name << " from " << d.autoscaled << " to "
+                                  << decision.target << " replicas (ongoing requests: "
+                                  << decision.average << " on average)";
+  d.scale_direction = decision.target > d.autoscaled ? 1 : -1;
+  d.trigger = DeploymentStatusTrigger::AUTOSCALING;
+  d.autoscaled = decision.target;
+}
+
 void Controller::check_health(const AppRecord& app, DeploymentRecord& d, TimePoint now) {
   const auto& opts = d.def.options;
   const Duration timeout = seconds_to_duration(opts.health_check_timeout_s);
@@ -525,7 +565,7 @@ void Controller::update_statuses(AppRecord& app) {
   bool any_unhealthy = false;
   std::string messages;
   for (auto& [name, d] : app.deployments) {
-    const int target = d.def.options.num_replicas;
+    const int target = target_replicas_of(d.def.options, d.autoscaled);
     int running_target = 0;
     int others = 0;
     for (const auto& r : d.replicas) {
@@ -545,18 +585,25 @@ void Controller::update_statuses(AppRecord& app) {
       d.trigger = DeploymentStatusTrigger::DELETING;
       d.message = "deleting";
     } else if (running_target == target && others == 0) {
-      if (d.status != DeploymentStatus::HEALTHY) {
-        d.trigger = d.status == DeploymentStatus::UPSCALING     ? DeploymentStatusTrigger::UPSCALE_COMPLETED
-                    : d.status == DeploymentStatus::DOWNSCALING ? DeploymentStatusTrigger::DOWNSCALE_COMPLETED
-                                                                : DeploymentStatusTrigger::CONFIG_UPDATE_COMPLETED;
+      if (d.scale_direction != 0) {
+        d.trigger = d.scale_direction > 0 ? DeploymentStatusTrigger::UPSCALE_COMPLETED
+                                          : DeploymentStatusTrigger::DOWNSCALE_COMPLETED;
+      } else if (d.status != DeploymentStatus::HEALTHY) {
+        d.trigger = d.status == DeploymentStatus::DOWNSCALING ? DeploymentStatusTrigger::DOWNSCALE_COMPLETED
+                                                              : DeploymentStatusTrigger::CONFIG_UPDATE_COMPLETED;
       }
       d.status = DeploymentStatus::HEALTHY;
       d.message.clear();
       d.unhealthy.clear();
+      d.scale_direction = 0;
     } else if (!d.unhealthy.empty()) {
       d.status = DeploymentStatus::UNHEALTHY;
       d.message = d.unhealthy + "; " + std::to_string(running_target) + " of " +
                   std::to_string(target) + " replicas running";
+    } else if (d.scale_direction != 0) {
+      d.status = d.scale_direction > 0 ? DeploymentStatus::UPSCALING : DeploymentStatus::DOWNSCALING;
+      d.message = "autoscaling: " + std::to_string(running_target) + " of " + std::to_string(target) +
+                  " replicas running";
     } else {
       d.status = running_target > target ? DeploymentStatus::DOWNSCALING : DeploymentStatus::UPDATING;
       d.message = std::to_string(running_target) + " of " + std::to_string(target) +
@@ -566,7 +613,10 @@ void Controller::update_statuses(AppRecord& app) {
     }
     if (d.status == DeploymentStatus::DEPLOY_FAILED) any_failed = true;
     if (d.status == DeploymentStatus::UNHEALTHY) any_unhealthy = true;
-    if (d.status != DeploymentStatus::HEALTHY) {
+    // An application that runs stays RUNNING while the autoscaler adds or removes replicas.
+    const bool autoscaling = d.scale_direction != 0 && (d.status == DeploymentStatus::UPSCALING ||
+                                                        d.status == DeploymentStatus::DOWNSCALING);
+    if (d.status != DeploymentStatus::HEALTHY && !(autoscaling && app.status == ApplicationStatus::RUNNING)) {
       all_healthy = false;
       if (!messages.empty()) messages += "; ";
       messages += "deployment '" + name + "': " + d.message;
@@ -641,7 +691,7 @@ ServeStatus Controller::status() const {
       info.status_trigger = d.trigger;
       info.message = d.message;
       info.health_check_replacements = d.health_replacements;
-      info.target_replicas = d.deleting ? 0 : d.def.options.num_replicas;
+      info.target_replicas = d.deleting ? 0 : target_replicas_of(d.def.options, d.autoscaled);
       for (const auto& r : d.replicas) {
         info.replicas.push_back({r->id, r->state, r->code_version,
                                  r->allocation ? r->allocation->gpu_ids() : std::vector<int>{}});

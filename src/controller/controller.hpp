@@ -108,6 +108,8 @@ class Controller {
   void start_replica(const AppRecord& app, DeploymentRecord& d,
                      const std::shared_ptr<ReplicaRecord>& r);
   static void stop_replica(ReplicaRecord& r, TimePoint now);
+  // Samples the deployment's ongoing requests and lets the autoscaling policy move its target.
+  void autoscale_deployment(const AppRecord& app, DeploymentRecord& d, TimePoint now);
   // Posts due health checks, counts failures and timeouts, replaces replicas that failed
   // kHealthCheckFailures checks in a row.
   void check_health(const AppRecord& app, DeploymentRecord& d, TimePoint now);
