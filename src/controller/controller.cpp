@@ -526,14 +526,21 @@ void Controller::check_health(const AppRecord& app, DeploymentRecord& d, TimePoi
       ++it;
       continue;
     }
-    // Replace it now. A stuck replica may never finish its stop, so the record goes at once:
-    // out of the router at the next publish, its resources free for the replacement.
+    // Replace it: the rollout starts a new replica as soon as this one is not RUNNING.
     d.unhealthy = "replica " + r->id + " failed " + std::to_string(r->health_failures) +
                   " health checks in a row (" + r->health_error + ") and was replaced";
     ++d.health_replacements;
     d.trigger = DeploymentStatusTrigger::HEALTH_CHECK_FAILED;
     CSERVE_LOG(kError, "controller") << "deployment '" << opts.name << "' of " << app.name << ": "
                                      << d.unhealthy;
+    if (!r->health_pending) {
+      // It still answers: out of the router, it drains like any stopping replica.
+      stop_replica(*r, now);
+      ++it;
+      continue;
+    }
+    // Stuck: it would never finish draining or stopping, so its record goes at once (out of the
+    // router at the next publish) and its resources are free for the replacement.
     if (r->allocation) apply_allocation(free_, *r->allocation, +1);
     r->replica->stop([] {});
     it = d.replicas.erase(it);

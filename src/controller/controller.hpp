@@ -18,8 +18,8 @@
 //   PENDING --placed--> STARTING --constructed--> RUNNING --stop--> STOPPING --drained--> (gone)
 //      |                   +--constructor threw--> (gone; counted toward DEPLOY_FAILED)
 //      +--stop--> (gone)                             |
-//                          3 failed health checks ---+--> (gone at once: out of the router, its
-//                                                          resources freed, a replacement started)
+//                          3 failed health checks ---+--> STOPPING (it answers: drains first)
+//                                                    +--> (gone at once, if stuck: resources freed)
 //
 // Thread-safety: every public member function is safe from any thread. One mutex guards all
 // state; it is never held while user code runs (replica work is posted to the worker pool).
