@@ -35,8 +35,18 @@ struct HttpOptions {
   std::optional<double> request_timeout_s;
 };
 
+// The admin API (REST + Prometheus /metrics; docs/operations.md). Off in the library by default
+// (one per host and port); the cserve CLI turns it on at 127.0.0.1:8265.
+struct AdminOptions {
+  bool enabled = false;
+  std::string host = "127.0.0.1";
+  int port = 8265;    // 0 = any free port (see Serve::admin_port)
+  std::string token;  // bearer token every request must carry; required off loopback
+};
+
 struct ServeOptions {
   HttpOptions http;
+  AdminOptions admin;
   bool http_enabled = true;        // false: no proxy (handles only)
   int worker_threads = 0;          // threads running replica code; 0 = one per core (at least 2)
   std::optional<double> cpus;      // this node's CPUs for placement; default: the core count
@@ -98,7 +108,8 @@ class Serve {
   void shutdown();
 
   const std::string& http_host() const;
-  int http_port() const;  // the bound port (useful with port 0)
+  int http_port() const;   // the bound port (useful with port 0)
+  int admin_port() const;  // the admin API's bound port; 0 when it is off
 
  private:
   struct Target {

@@ -130,9 +130,54 @@ Controller::Controller(ControllerOptions options, WorkerPool& pool, const Clock&
       clock_(clock),
       publish_routes_(std::move(publish_routes)),
       free_(options_.nodes),
-      rng_(std::random_device{}()) {}
+      rng_(std::random_device{}()),
+      replica_starts_(MetricsRegistry::global().family(MetricType::kCounter,
+                                                       "cserve_deployment_replica_starts_total",
+                                                       "replicas started (restarts included)",
+                                                       {"deployment", "application"})),
+      health_check_failures_(MetricsRegistry::global().family(
+          MetricType::kCounter, "cserve_deployment_health_check_failures_total",
+          "health checks that raised or were not answered in time", {"deployment", "application"})) {
+  collector_ = MetricsRegistry::global().add_collector(
+      [this](std::vector<CollectedSample>& out) { collect_metrics(out); });
+}
+
+void Controller::collect_metrics(std::vector<CollectedSample>& out) const {
+  std::lock_guard lock(mu_);
+  for (const auto& [app_name, app] : apps_) {
+    for (const auto& [name, d] : app->deployments) {
+      const std::vector<std::pair<std::string, std::string>> dep{{"deployment", name}, {"application", app_name}};
+      int running = 0;
+      for (const auto& r : d.replicas) {
+        if (r->state != ReplicaState::RUNNING) continue;
+        ++running;
+        auto labels = dep;
+        labels.emplace_back("replica", r->id);
+        out.push_back({"cserve_replica_processing_queries", "requests in flight on the replica",
+                       MetricType::kGauge, labels, static_cast<double>(r->replica->in_flight())});
+        out.push_back({"cserve_deployment_replica_healthy",
+                       "1 while the replica passes its health checks, 0 after a failure",
+                       MetricType::kGauge, labels, r->health_failures == 0 ? 1.0 : 0.0});
+      }
+      out.push_back({"cserve_deployment_queued_queries", "requests waiting in the deployment's queue",
+                     MetricType::kGauge, dep, static_cast<double>(d.router->queued())});
+      out.push_back({"cserve_deployment_target_replicas", "replicas the deployment should have",
+                     MetricType::kGauge, dep,
+                     static_cast<double>(d.deleting ? 0 : target_replicas_of(d.def.options, d.autoscaled))});
+      out.push_back({"cserve_deployment_running_replicas", "replicas RUNNING", MetricType::kGauge, dep,
+                     static_cast<double>(running)});
+      if (d.def.options.autoscaling_config) {
+        out.push_back({"cserve_autoscaling_target_replicas", "the autoscaler's replica count",
+                       MetricType::kGauge, dep, static_cast<double>(d.autoscaled)});
+        out.push_back({"cserve_autoscaling_current_replicas", "replicas RUNNING, as the autoscaler sees them",
+                       MetricType::kGauge, dep, static_cast<double>(running)});
+      }
+    }
+  }
+}
 
 Controller::~Controller() {
+  MetricsRegistry::global().remove_collector(collector_);
   {
     std::lock_guard lock(mu_);
     stop_ = true;
@@ -453,6 +498,7 @@ void Controller::start_replica(const AppRecord& app, DeploymentRecord& d,
                           make = d.def.factory] { return make(*sinks); };
   r->replica = std::make_shared<Replica>(std::move(ctx), pool_.make_strand(), std::move(maker));
   r->state = ReplicaState::STARTING;
+  replica_starts_.series({d.def.options.name, app.name}).add(1);
   CSERVE_LOG(kInfo, "controller") << "starting replica " << r->id << " of " << app.name;
   r->replica->start(d.def.options.user_config, [this, r](std::string error) {
     std::lock_guard lock(mu_);
@@ -498,7 +544,8 @@ void Controller::check_health(const AppRecord& app, DeploymentRecord& d, TimePoi
     if (!r->health_pending && now >= r->next_health_check) {
       r->health_pending = true;
       r->health_started = now;
-      r->replica->check_health([this, r, period = opts.health_check_period_s](std::string error) {
+      Series* failures = &health_check_failures_.series({opts.name, app.name});
+      r->replica->check_health([this, r, failures, period = opts.health_check_period_s](std::string error) {
         std::lock_guard lock(mu_);
         r->health_pending = false;
         r->next_health_check = clock_.now() + seconds_to_duration(period);
@@ -506,6 +553,7 @@ void Controller::check_health(const AppRecord& app, DeploymentRecord& d, TimePoi
           r->health_failures = 0;
         } else {
           ++r->health_failures;
+          failures->add(1);
           r->health_error = "check_health() raised: " + error;
           CSERVE_LOG(kWarning, "controller") << "replica " << r->id << " failed a health check ("
                                              << r->health_failures << " in a row): " << error;
@@ -516,6 +564,7 @@ void Controller::check_health(const AppRecord& app, DeploymentRecord& d, TimePoi
       // Unanswered: the replica's strand is stuck (a handler that never returns). Each
       // timeout counts once; the check stays posted and may still answer.
       ++r->health_failures;
+      health_check_failures_.series({opts.name, app.name}).add(1);
       r->health_started = now;
       r->health_error = "no answer to a health check within health_check_timeout_s (" +
                         describe_seconds(opts.health_check_timeout_s) + ")";

@@ -25,6 +25,7 @@
 // state; it is never held while user code runs (replica work is posted to the worker pool).
 #pragma once
 
+#include "api/metrics_registry.hpp"
 #include "common/clock.hpp"
 #include "common/worker_pool.hpp"
 #include "controller/placement.hpp"
@@ -119,6 +120,8 @@ class Controller {
   void set_target(DeploymentRecord& d, detail::DeploymentDef def);
   void wake();
   std::string new_replica_id(const std::string& deployment);
+  // The gauges read at each /metrics render: queues, ongoing requests, replica health, counts.
+  void collect_metrics(std::vector<CollectedSample>& out) const;
 
   const ControllerOptions options_;
   WorkerPool& pool_;
@@ -133,6 +136,9 @@ class Controller {
   std::vector<NodeResources> free_;            // what is left on each node
   std::map<std::string, std::unique_ptr<AppRecord>> apps_;
   std::minstd_rand rng_;
+  MetricFamily& replica_starts_;
+  MetricFamily& health_check_failures_;
+  std::uint64_t collector_ = 0;
   std::thread thread_;
 };
 

@@ -1,5 +1,7 @@
 #include "proxy/http_proxy.hpp"
 
+#include "proxy/http_metrics.hpp"
+
 #include "common/asio.hpp"
 #include "common/describe_exception.hpp"
 #include "common/logging.hpp"
@@ -35,6 +37,9 @@ class Connection;
 // What every connection of one proxy shares.
 struct Shared {
   HttpOptions options;
+  HttpProxy::LocalHandler local;
+  bool record_metrics = true;
+  HttpMetrics metrics;
   // The route table: replaced by the controller (rarely), read by every request. Readers keep a
   // per-thread copy and take the mutex only when the version has moved.
   std::mutex routes_mu;
@@ -83,7 +88,7 @@ bool is_parse_error(const beast::error_code& ec) {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(Socket socket, Shared& shared)
-      : socket_(std::move(socket)), timer_(socket_.get_executor()), shared_(shared) {}
+      : socket_(std::move(socket)), timer_(socket_.get_executor()), shared_(shared), metrics_(shared.metrics) {}
 
   ~Connection() {
     std::lock_guard lock(shared_.mu);
@@ -297,10 +302,30 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       if (path == "/-/routes") return respond(Response::json(shared_.routes()->to_json()));
     }
+    if (shared_.local) {
+      Headers headers;
+      for (const auto& f : req) headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+      Request local(std::string(req.method_string()), std::string(path), std::string(query),
+                    std::move(headers), req.body());
+      detail::RequestAccess::set_ids(local, std::string(path), request_id_);
+      std::optional<Response> answer;
+      try {
+        answer = shared_.local(local);
+      } catch (...) {
+        CSERVE_LOG(kError, "proxy") << "request " << request_id_ << " " << path
+                                    << ": " << describe_exception(std::current_exception());
+        answer = error_response(500, "internal error (request " + request_id_ + ")", request_id_);
+      }
+      if (answer) return respond(std::move(*answer));
+    }
 
     // This thread's cached table: only this thread replaces it, on a later request.
     const std::shared_ptr<const RouteTable>& routes = shared_.routes();
     RouteTable::Match m = routes->match(path);
+    if (shared_.record_metrics) {
+      metrics_.begin(m.entry ? m.entry->prefix : std::string(), m.entry ? m.entry->app : std::string(),
+                     std::string(req.method_string()));
+    }
     if (m.entry == nullptr) {
       return respond(error_response(404,
                                     "no application is serving path '" + std::string(path) +
@@ -397,6 +422,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     stream_head_.keep_alive(keep_alive_ && !shared_.draining.load(std::memory_order_relaxed));
     stream_head_.chunked(true);
     stream_serializer_.emplace(stream_head_);
+    metrics_.end(static_cast<int>(head.status));
     arm(shared_.options.body_timeout_s);
     http::async_write_header(socket_, *stream_serializer_,
                              [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -461,6 +487,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 
   void fail(int status, const std::string& message) {
+    if (shared_.record_metrics && !in_flight_) metrics_.begin("", "", "");  // unparsed: no route
     keep_alive_ = false;
     head_ = false;
     write(error_response(status, message, request_id_), /*close_after=*/true);
@@ -476,6 +503,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       r = error_response(500, "handler returned invalid HTTP status " + std::to_string(status),
                          request_id_);
     }
+    metrics_.end(r.status);
     res_ = {};
     res_.version(version_);
     res_.result(static_cast<unsigned>(r.status));
@@ -526,6 +554,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     closed_ = true;
     // A request still being answered is cancelled: nobody is left to read its answer.
     if (call_ && (in_flight_ || stream_source_)) call_->cancel(detail::CancelReason::kDisconnected);
+    metrics_.end(0);
     // A stream between pulls stops now; one mid-pull stops when its chunk arrives.
     if (!pulling_) end_stream(/*cancel=*/true);
     disarm();
@@ -551,6 +580,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string chunk_;
   bool sse_ = false;
   bool pulling_ = false;
+  RequestMetrics metrics_;
   std::string request_id_;
   std::shared_ptr<detail::CallContext> call_;  // the request being answered
   std::uint64_t call_seq_ = 0;                 // which request an answer from a replica is for
@@ -574,7 +604,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
 }  // namespace
 
 struct HttpProxy::Impl {
-  explicit Impl(HttpOptions o) { shared.options = std::move(o); }
+  Impl(HttpOptions o, HttpProxy::LocalHandler local, bool record_metrics) {
+    shared.options = std::move(o);
+    shared.local = std::move(local);
+    shared.record_metrics = record_metrics;
+  }
 
   void accept() {
     auto& io = *ios[next_io++ % ios.size()];
@@ -608,7 +642,8 @@ struct HttpProxy::Impl {
   bool stopped = false;
 };
 
-HttpProxy::HttpProxy(HttpOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+HttpProxy::HttpProxy(HttpOptions options, LocalHandler local, bool record_metrics)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(local), record_metrics)) {}
 
 HttpProxy::~HttpProxy() { stop(); }
 

@@ -21,14 +21,21 @@
 
 #include <cserve/serve.hpp>
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace cserve {
 
 class HttpProxy {
  public:
-  explicit HttpProxy(HttpOptions options);
+  // Answers a request on the I/O thread itself, before the route table (the admin API); nullopt
+  // lets it go on to the routes. Must be quick: it blocks the connection's thread.
+  using LocalHandler = std::function<std::optional<Response>(const Request&)>;
+
+  // `record_metrics`: count this proxy's requests in the cserve_num_http_* metrics.
+  explicit HttpProxy(HttpOptions options, LocalHandler local = {}, bool record_metrics = true);
   ~HttpProxy();
   HttpProxy(const HttpProxy&) = delete;
   HttpProxy& operator=(const HttpProxy&) = delete;

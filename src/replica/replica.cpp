@@ -66,7 +66,25 @@ Response response_for_exception(const std::exception_ptr& error, const Request& 
 }
 
 Replica::Replica(ReplicaContext context, std::unique_ptr<Strand> strand, Maker maker)
-    : context_(std::move(context)), strand_(std::move(strand)), maker_(std::move(maker)) {}
+    : context_(std::move(context)),
+      strand_(std::move(strand)),
+      maker_(std::move(maker)),
+      requests_(MetricsRegistry::global()
+                    .family(MetricType::kCounter, "cserve_deployment_request_counter_total",
+                            "calls (HTTP requests and handle calls) a replica finished",
+                            {"deployment", "replica", "application"})
+                    .series({context_.deployment, context_.replica_id, context_.app_name})),
+      latency_ms_(MetricsRegistry::global()
+                      .family(MetricType::kHistogram, "cserve_deployment_processing_latency_ms",
+                              "time a call spent in its replica, in milliseconds",
+                              {"deployment", "replica", "application"}, latency_ms_bounds())
+                      .series({context_.deployment, context_.replica_id, context_.app_name})) {}
+
+void Replica::record_call(std::chrono::steady_clock::time_point dispatched) {
+  requests_.add(1);
+  latency_ms_.observe(
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - dispatched).count());
+}
 
 void Replica::start(std::optional<Json> user_config, Done done) {
   strand_->post([self = shared_from_this(), config = std::move(user_config),

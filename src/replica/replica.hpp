@@ -14,6 +14,7 @@
 // Thread-safety: all member functions are safe from any thread. Callbacks run on worker threads.
 #pragma once
 
+#include "api/metrics_registry.hpp"
 #include "common/worker_pool.hpp"
 
 #include <cserve/deployment.hpp>
@@ -56,6 +57,8 @@ class Replica : public detail::Resumer, public std::enable_shared_from_this<Repl
   bool try_acquire(int max_ongoing);
   void release();
   int in_flight() const { return in_flight_.load(std::memory_order_acquire); }
+  // Counts a finished call and its time since `dispatched` (deployment processing latency).
+  void record_call(std::chrono::steady_clock::time_point dispatched);
 
   // Runs `call` on the strand; `finished` runs once the call is done (a coroutine may finish
   // long after it first suspends).
@@ -71,6 +74,8 @@ class Replica : public detail::Resumer, public std::enable_shared_from_this<Repl
   const Maker maker_;
   std::unique_ptr<detail::ReplicaCallable> callable_;  // touched on the strand only
   std::atomic<int> in_flight_{0};
+  Series& requests_;
+  Series& latency_ms_;
 };
 
 // The answer to an HTTP handler's exception: HttpError's status and message, or 500 naming the

@@ -33,6 +33,7 @@ void validate(const ServeOptions& o) {
     if (!(std::isfinite(v) && v >= 0)) throw ConfigError("custom_resources[" + name + "] must be >= 0");
   }
   if (!positive(o.control_loop_period_s)) throw ConfigError("control_loop_period_s must be > 0");
+  if (auto e = validate_admin(o.admin); !e.empty()) throw ConfigError(e);
 }
 
 int cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
@@ -64,6 +65,29 @@ Runtime::Runtime(ServeOptions options) : options_(std::move(options)) {
         if (proxy) proxy->set_routes(std::move(t));
       });
   controller_->start();
+  if (options_.admin.enabled) {
+    admin_api_ = std::make_unique<AdminApi>(
+        options_.admin.token, AdminHooks{[this] { return status(); }, [this] { request_shutdown(); }});
+    HttpOptions h;
+    h.host = options_.admin.host;
+    h.port = options_.admin.port;
+    admin_ = std::make_unique<HttpProxy>(
+        h, [api = admin_api_.get()](const Request& r) { return api->handle(r); }, /*record_metrics=*/false);
+    admin_->start();
+  }
+}
+
+void Runtime::request_shutdown() {
+  for (const auto& [name, app] : controller_->status().applications) {
+    try {
+      controller_->delete_app(name);
+    } catch (const ConfigError&) {
+      // deleted meanwhile
+    }
+  }
+  std::lock_guard lock(mu_);
+  shutdown_requested_ = true;
+  if (waiting_) waiting_->stop();
 }
 
 Runtime::~Runtime() { shutdown(); }
@@ -105,6 +129,7 @@ void Runtime::wait(const std::function<void()>& on_waiting) {
   {
     std::lock_guard lock(mu_);
     if (shut_down_) return;
+    if (shutdown_requested_) io.stop();
     waiting_ = &io;
   }
   if (on_waiting) on_waiting();
@@ -129,6 +154,7 @@ void Runtime::shutdown() {
   controller_->shutdown(timeout);
   pool_->stop();
   if (proxy_) proxy_->stop();
+  if (admin_) admin_->stop();  // last: it reads the controller's status until here
 }
 
 }  // namespace cserve::detail
@@ -153,6 +179,7 @@ void Serve::wait(const std::function<void()>& on_waiting) { runtime_->wait(on_wa
 void Serve::shutdown() { runtime_->shutdown(); }
 const std::string& Serve::http_host() const { return runtime_->http_host(); }
 int Serve::http_port() const { return runtime_->http_port(); }
+int Serve::admin_port() const { return runtime_->admin_port(); }
 
 Serve start(const ServeOptions& options) {
   return Serve(std::make_unique<detail::Runtime>(options));

@@ -10,6 +10,7 @@
 
 #include "common/clock.hpp"
 #include "common/worker_pool.hpp"
+#include "admin/admin_api.hpp"
 #include "controller/controller.hpp"
 #include "proxy/http_proxy.hpp"
 
@@ -37,9 +38,12 @@ class Runtime {
   }
   void wait(const std::function<void()>& on_waiting);
   void shutdown();
+  // Deletes every application now and makes wait() return (then it shuts down); never blocks.
+  void request_shutdown();
 
   const std::string& http_host() const { return options_.http.host; }
   int http_port() const { return proxy_ ? proxy_->port() : 0; }
+  int admin_port() const { return admin_ ? admin_->port() : 0; }
 
  private:
   const ServeOptions options_;
@@ -47,9 +51,12 @@ class Runtime {
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<HttpProxy> proxy_;
   std::unique_ptr<Controller> controller_;
+  std::unique_ptr<AdminApi> admin_api_;
+  std::unique_ptr<HttpProxy> admin_;
 
   std::mutex mu_;
   bool shut_down_ = false;
+  bool shutdown_requested_ = false;
   boost::asio::io_context* waiting_ = nullptr;  // the io_context wait() runs, while it runs
 };
 

@@ -1,0 +1,68 @@
+#include "admin/admin_api.hpp"
+
+#include "api/metrics_registry.hpp"
+
+#include <boost/asio/ip/address.hpp>
+
+namespace cserve {
+namespace {
+
+constexpr std::string_view kApplications = "/api/serve/applications";
+
+bool authorized(const Request& req, const std::string& token) {
+  if (token.empty()) return true;
+  auto h = req.header("Authorization");
+  return h && *h == "Bearer " + token;
+}
+
+Response method_not_allowed(const Request& req, const std::string& allow) {
+  Response r = error_response(405, "method " + req.method() + " is not allowed on " + req.path() +
+                                       " (allowed: " + allow + ")",
+                              req.request_id());
+  r.headers.emplace_back("Allow", allow);
+  return r;
+}
+
+}  // namespace
+
+std::optional<Response> AdminApi::handle(const Request& req) const {
+  if (!authorized(req, token_)) {
+    Response r = error_response(401, "this admin API needs an 'Authorization: Bearer <token>' header",
+                                req.request_id());
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return r;
+  }
+  std::string_view path = req.path();
+  if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  if (path == "/metrics") {
+    if (req.method() != "GET" && req.method() != "HEAD") return method_not_allowed(req, "GET, HEAD");
+    Response r = Response::text(MetricsRegistry::global().render());
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return r;
+  }
+  if (path == kApplications) {
+    if (req.method() == "GET" || req.method() == "HEAD") return Response::json(to_json(hooks_.status()));
+    if (req.method() == "DELETE") {
+      hooks_.shutdown();
+      return Response::json(Json{{"shutting_down", true}});
+    }
+    return method_not_allowed(req, "GET, HEAD, DELETE");
+  }
+  return error_response(404, "no admin endpoint at " + req.path() + " (try /metrics or " +
+                                 std::string(kApplications) + "/)",
+                        req.request_id());
+}
+
+std::string validate_admin(const AdminOptions& o) {
+  if (!o.enabled) return "";
+  if (o.port < 0 || o.port > 65535) return "admin.port must be 0..65535";
+  boost::system::error_code ec;
+  auto address = boost::asio::ip::make_address(o.host, ec);
+  if (ec) return "admin.host '" + o.host + "' is not an IP address";
+  if (!address.is_loopback() && o.token.empty()) {
+    return "admin.token is required when admin.host (" + o.host + ") is not a loopback address";
+  }
+  return "";
+}
+
+}  // namespace cserve

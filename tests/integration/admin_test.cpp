@@ -1,0 +1,173 @@
+// The admin port: Prometheus /metrics (parsed strictly), the REST status and shutdown, tokens.
+#include <cserve/cserve.hpp>
+#include <cserve/metrics.hpp>
+
+#include "support/http_client.hpp"
+#include "support/local_serve.hpp"
+#include "support/prometheus.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
+
+namespace cserve {
+namespace {
+
+using namespace std::chrono_literals;
+using test::HttpClient;
+
+class Scored {
+ public:
+  static void routes(Routes<Scored>& r) {
+    r.get("/", &Scored::get).get("/boom", &Scored::boom).get("/wait", &Scored::wait);
+  }
+  Json get() {
+    hits_.inc(1, {{"model", "m1"}});
+    latency_.observe(3);
+    return {{"ok", true}};
+  }
+  Json boom() { throw std::runtime_error("boom"); }
+  Json wait() {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [] { return open; });
+    return {{"waited", true}};
+  }
+  static void set_open(bool v) {
+    {
+      std::lock_guard lock(mu);
+      open = v;
+    }
+    cv.notify_all();
+  }
+  static inline std::mutex mu;
+  static inline std::condition_variable cv;
+  static inline bool open = true;
+
+ private:
+  metrics::Counter hits_{"admin_test_hits", "hits per model", {"model"}};
+  metrics::Histogram latency_{"admin_test_latency_ms", "made-up latency", {1, 5, 10}, {}};
+};
+
+ServeOptions with_admin() {
+  ServeOptions o;
+  o.admin.enabled = true;
+  o.admin.port = 0;
+  return o;
+}
+
+TEST(Admin, MetricsParseAsPrometheusAndCountWhatHappened) {
+  Scored::set_open(true);
+  Serve serve = test::start_local(with_admin());
+  serve.run(deployment<Scored>().max_ongoing_requests(1).max_queued_requests(0).bind(),
+            {.name = "scored", .route_prefix = "/scored"});
+  HttpClient client(serve.http_port());
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(client.get("/scored").status, 200);
+  ASSERT_EQ(client.get("/scored/boom").status, 500);
+  ASSERT_EQ(client.get("/nowhere").status, 404);
+  // A full queue: one request waits in the replica, the next is answered 503 at once.
+  Scored::set_open(false);
+  auto waiting = std::async(std::launch::async, [&] { return HttpClient(serve.http_port()).get("/scored/wait"); });
+  int status = 0;
+  for (int i = 0; i < 200 && status != 503; ++i) {
+    std::this_thread::sleep_for(10ms);
+    status = HttpClient(serve.http_port()).get("/scored").status;
+  }
+  ASSERT_EQ(status, 503);
+  Scored::set_open(true);
+  ASSERT_EQ(waiting.get().status, 200);
+
+  auto res = HttpClient(serve.admin_port()).get("/metrics");
+  ASSERT_EQ(res.status, 200);
+  EXPECT_NE(res.header("content-type").find("text/plain; version=0.0.4"), std::string::npos);
+  test::PromText m = test::parse_prometheus(res.body);  // throws on anything malformed
+
+  const std::map<std::string, std::string> app{{"application", "scored"}, {"route", "/scored"}};
+  auto with = [&](std::map<std::string, std::string> extra) {
+    extra.insert(app.begin(), app.end());
+    return extra;
+  };
+  EXPECT_EQ(m.types.at("cserve_num_http_requests_total"), "counter");
+  EXPECT_GE(m.value("cserve_num_http_requests_total", with({{"method", "GET"}, {"status_code", "200"}})), 4);
+  EXPECT_EQ(m.value("cserve_num_http_requests_total", with({{"status_code", "500"}})), 1);
+  EXPECT_GE(m.value("cserve_num_http_requests_total", with({{"status_code", "503"}})), 1);
+  EXPECT_EQ(m.value("cserve_num_http_error_requests_total", with({{"error_code", "500"}})), 1);
+  EXPECT_GE(m.sum("cserve_num_http_requests_total", {{"application", ""}, {"status_code", "404"}}), 1);
+  EXPECT_EQ(m.types.at("cserve_http_request_latency_ms"), "histogram");
+  EXPECT_GE(m.value("cserve_http_request_latency_ms_count", {{"application", "scored"}, {"status_code", "200"}}), 4);
+  EXPECT_GE(m.value("cserve_http_request_latency_ms_bucket",
+                    {{"application", "scored"}, {"status_code", "200"}, {"le", "+Inf"}}),
+            4);
+  const std::map<std::string, std::string> dep{{"application", "scored"}, {"deployment", "Scored"}};
+  EXPECT_GE(m.sum("cserve_deployment_request_counter_total", dep), 5);
+  EXPECT_GE(m.sum("cserve_deployment_processing_latency_ms_count", dep), 5);
+  EXPECT_EQ(m.value("cserve_deployment_queued_queries", dep), 0);
+  EXPECT_EQ(m.value("cserve_deployment_running_replicas", dep), 1);
+  EXPECT_EQ(m.sum("cserve_deployment_replica_healthy", dep), 1);
+  EXPECT_EQ(m.sum("cserve_deployment_replica_starts_total", dep), 1);
+  EXPECT_EQ(m.value("cserve_num_ongoing_http_requests"), 0);
+  // The user's metrics, tagged with where they were recorded.
+  EXPECT_EQ(m.value("admin_test_hits", {{"model", "m1"}, {"application", "scored"}, {"deployment", "Scored"}}), 3);
+  EXPECT_EQ(m.value("admin_test_latency_ms_bucket", {{"deployment", "Scored"}, {"le", "5"}}), 3);
+}
+
+TEST(Admin, ApplicationsEndpointShowsStatusAndDeleteShutsDown) {
+  Serve serve = test::start_local(with_admin());
+  serve.run(deployment<Scored>().bind(), {.name = "scored", .route_prefix = "/scored"});
+  HttpClient admin(serve.admin_port());
+  auto got = admin.get("/api/serve/applications/");
+  ASSERT_EQ(got.status, 200) << got.body;
+  Json j = Json::parse(got.body);
+  EXPECT_EQ(j["applications"]["scored"]["status"], "RUNNING");
+  EXPECT_EQ(j["applications"]["scored"]["deployments"]["Scored"]["status"], "HEALTHY");
+  EXPECT_EQ(admin.request("POST", "/api/serve/applications/").status, 405);
+  EXPECT_EQ(admin.get("/nope").status, 404);
+
+  std::atomic<bool> returned{false};
+  std::thread waiter([&] {
+    serve.wait();
+    returned = true;
+  });
+  std::this_thread::sleep_for(100ms);
+  auto del = HttpClient(serve.admin_port()).request("DELETE", "/api/serve/applications/");
+  EXPECT_EQ(del.status, 200);
+  waiter.join();  // wait() returned: the runtime shut down
+  EXPECT_TRUE(returned.load());
+}
+
+TEST(Admin, ATokenIsRequiredOffLoopbackAndCheckedWhenSet) {
+  ServeOptions open = with_admin();
+  open.admin.host = "0.0.0.0";
+  try {
+    test::start_local(open);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("admin.token"), std::string::npos) << e.what();
+  }
+  ServeOptions guarded = with_admin();
+  guarded.admin.token = "s3cret";
+  Serve serve = test::start_local(guarded);
+  HttpClient admin(serve.admin_port());
+  auto denied = admin.get("/metrics");
+  EXPECT_EQ(denied.status, 401);
+  EXPECT_EQ(denied.header("www-authenticate"), "Bearer");
+  EXPECT_EQ(admin.request("GET", "/metrics", "", {{"Authorization", "Bearer wrong"}}).status, 401);
+  EXPECT_EQ(admin.request("GET", "/metrics", "", {{"Authorization", "Bearer s3cret"}}).status, 200);
+}
+
+TEST(Admin, UserMetricsRejectUndeclaredTags) {
+  metrics::Counter c("admin_test_checked", "", {"model"});
+  EXPECT_THROW(c.inc(1, {{"other", "x"}}), ConfigError);
+  EXPECT_THROW(c.inc(1), ConfigError);  // no value for "model"
+  c.set_default_tags({{"model", "default"}});
+  EXPECT_NO_THROW(c.inc(2));
+  EXPECT_THROW(c.inc(-1), ConfigError);
+  EXPECT_THROW(metrics::Gauge("admin_test_checked"), ConfigError);  // same name, other type
+}
+
+}  // namespace
+}  // namespace cserve
