@@ -11,8 +11,8 @@ const std::shared_ptr<CallContext> kNoCall;
 }  // namespace
 
 std::shared_ptr<CallContext> CallContext::child_of(const std::shared_ptr<CallContext>& parent) {
-  if (!parent) return std::make_shared<CallContext>(make_request_id());
-  auto child = std::make_shared<CallContext>(parent->request_id_, parent->deadline_);
+  if (!parent) return std::make_shared<CallContext>(std::string());
+  auto child = std::make_shared<CallContext>(parent->request_id(), parent->deadline_);
   std::weak_ptr<CallContext> weak = child;
   std::weak_ptr<CallContext> weak_parent = parent;
   std::uint64_t token = parent->on_cancel([weak, weak_parent] {
@@ -25,6 +25,13 @@ std::shared_ptr<CallContext> CallContext::child_of(const std::shared_ptr<CallCon
   child->parent_ = parent;
   child->parent_token_ = token;
   return child;
+}
+
+const std::string& CallContext::request_id() const {
+  std::call_once(id_once_, [this] {
+    if (request_id_.empty()) request_id_ = make_request_id();
+  });
+  return request_id_;
 }
 
 CallContext::~CallContext() {
@@ -71,15 +78,15 @@ void CallContext::forget(std::uint64_t token) {
 std::string CallContext::describe() const {
   switch (reason()) {
     case CancelReason::kNone:
-      return "request " + request_id_ + " is running";
+      return "request " + request_id() + " is running";
     case CancelReason::kCancelled:
-      return "request " + request_id_ + " was cancelled";
+      return "request " + request_id() + " was cancelled";
     case CancelReason::kDisconnected:
-      return "request " + request_id_ + " was cancelled: the client disconnected";
+      return "request " + request_id() + " was cancelled: the client disconnected";
     case CancelReason::kTimedOut:
-      return "request " + request_id_ + " timed out (request_timeout_s)";
+      return "request " + request_id() + " timed out (request_timeout_s)";
   }
-  return "request " + request_id_;
+  return "request " + request_id();
 }
 
 std::exception_ptr CallContext::error() const {

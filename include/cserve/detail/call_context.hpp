@@ -43,7 +43,8 @@ class CallContext {
   // request id): same request id and deadline, cancelled when the parent is.
   static std::shared_ptr<CallContext> child_of(const std::shared_ptr<CallContext>& parent);
 
-  const std::string& request_id() const { return request_id_; }
+  // The id, made on first use for a root handle call (most are never logged).
+  const std::string& request_id() const;
   TimePoint deadline() const { return deadline_; }
   bool cancelled() const { return reason_.load(std::memory_order_acquire) != CancelReason::kNone; }
   CancelReason reason() const { return reason_.load(std::memory_order_acquire); }
@@ -64,7 +65,8 @@ class CallContext {
   std::string describe() const;
 
  private:
-  const std::string request_id_;
+  mutable std::once_flag id_once_;
+  mutable std::string request_id_;  // empty until request_id() makes one
   const TimePoint deadline_;
   std::atomic<CancelReason> reason_{CancelReason::kNone};
   std::mutex mu_;
