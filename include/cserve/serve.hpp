@@ -44,9 +44,18 @@ struct AdminOptions {
   std::string token;  // bearer token every request must carry; required off loopback
 };
 
+// Logs of the whole process (docs/operations.md). Unset fields keep what the environment says
+// (CSERVE_LOG_LEVEL, CSERVE_LOG_ENCODING, CSERVE_ACCESS_LOG), else the defaults shown.
+struct LoggingOptions {
+  std::optional<std::string> log_level;   // DEBUG, INFO (default), WARNING, ERROR, OFF
+  std::optional<std::string> encoding;    // TEXT (default) or JSON: one object per line
+  std::optional<bool> enable_access_log;  // a line per request at the proxy and each replica; off
+};
+
 struct ServeOptions {
   HttpOptions http;
   AdminOptions admin;
+  LoggingOptions logging;
   bool http_enabled = true;        // false: no proxy (handles only)
   int worker_threads = 0;          // threads running replica code; 0 = one per core (at least 2)
   std::optional<double> cpus;      // this node's CPUs for placement; default: the core count

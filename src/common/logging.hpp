@@ -1,7 +1,17 @@
-// logging.hpp — leveled log lines to stderr: "2026-11-26T10:00:00.123Z INFO [component] message".
-// Thread-safety: log() may be called from any thread; each line is written whole.
+// logging.hpp — log lines to stderr (or a sink), as text or JSON, each carrying the application,
+// deployment, replica and request id of the code that wrote it when there is one.
+//
+//   text: 2026-11-26T10:00:00.123Z INFO [replica] app=default deployment=Counter replica=Counter#ab12cd request_id=7f..-0000002a message
+//   json: {"time":"2026-11-26T10:00:00.123Z","level":"INFO","component":"replica","application":"default",...,"message":"..."}
+//
+// Replicas set their fields for the code they run (ScopedFields); the request id comes from the
+// current call (detail::current_call()) unless a line names one (.request(id)). Level, encoding
+// and access logs come from CSERVE_LOG_LEVEL / CSERVE_LOG_ENCODING / CSERVE_ACCESS_LOG, and are
+// replaced by ServeOptions::logging when a runtime starts.
+// Thread-safety: every function may be called from any thread; each line is written whole.
 #pragma once
 
+#include <functional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -9,18 +19,56 @@
 namespace cserve::log {
 
 enum class Level { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3, kOff = 4 };
+enum class Encoding { kText, kJson };
 
-// The minimum level written; from CSERVE_LOG_LEVEL (debug, info, warning, error, off) at start.
+// Where a line comes from, beyond its component.
+struct Fields {
+  std::string_view application, deployment, replica;
+};
+
 Level level();
 void set_level(Level l);
 bool enabled(Level l);
-void write(Level l, std::string_view component, std::string_view message);
+Encoding encoding();
+void set_encoding(Encoding e);
+bool access_log();
+void set_access_log(bool on);
+// Parses "debug", "info", "warning", "error", "off" (any case); false for anything else.
+bool parse_level(std::string_view s, Level& out);
+bool parse_encoding(std::string_view s, Encoding& out);
+
+// Replaces where lines go (stderr by default; an empty sink restores it). For tests and embedders.
+void set_sink(std::function<void(std::string_view line)> sink);
+
+// `fields`/`request_id` override the thread's own (empty: use the thread's).
+void write(Level l, std::string_view component, std::string_view message, const Fields* fields = nullptr,
+           std::string_view request_id = {});
+
+// Makes `fields` the thread's for a scope (a replica around its code). `fields` must outlive it.
+class ScopedFields {
+ public:
+  explicit ScopedFields(const Fields* fields);
+  ~ScopedFields();
+  ScopedFields(const ScopedFields&) = delete;
+  ScopedFields& operator=(const ScopedFields&) = delete;
+
+ private:
+  const Fields* saved_;
+};
 
 // Usage: CSERVE_LOG(kInfo, "controller") << "deployed " << name;
 class Line {
  public:
   Line(Level l, std::string_view component) : level_(l), component_(component) {}
-  ~Line() { write(level_, component_, stream_.str()); }
+  ~Line() { write(level_, component_, stream_.str(), fields_, request_id_); }
+  Line& request(std::string_view id) {
+    request_id_ = id;
+    return *this;
+  }
+  Line& fields(const Fields* f) {
+    fields_ = f;
+    return *this;
+  }
   template <class T>
   Line& operator<<(const T& v) {
     stream_ << v;
@@ -30,6 +78,8 @@ class Line {
  private:
   Level level_;
   std::string_view component_;
+  const Fields* fields_ = nullptr;
+  std::string_view request_id_;
   std::ostringstream stream_;
 };
 

@@ -28,12 +28,12 @@ void RequestMetrics::begin(std::string route, std::string application, std::stri
   m_.ongoing.add(1);
 }
 
-void RequestMetrics::end(int status) {
-  if (!open_) return;
+double RequestMetrics::end(int status) {
+  if (!open_) return -1;
   open_ = false;
   m_.ongoing.add(-1);
-  if (status == 0) return;  // abandoned: the client went away before an answer
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
+  if (status == 0) return ms;  // abandoned: the client went away before an answer
   if (status != cached_status_ || route_ != cached_route_ || application_ != cached_application_ ||
       method_ != cached_method_) {
     const std::string code = std::to_string(status);
@@ -47,6 +47,7 @@ void RequestMetrics::end(int status) {
   requests_->add(1);
   latency_->observe(ms);
   if (status >= 400) m_.errors.series({route_, std::to_string(status), method_, application_}).add(1);
+  return ms;
 }
 
 }  // namespace cserve

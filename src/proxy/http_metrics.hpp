@@ -27,8 +27,10 @@ class RequestMetrics {
 
   // A request was read and is being answered.
   void begin(std::string route, std::string application, std::string method);
-  // Its answer's status is being written.
-  void end(int status);
+  // Its answer's status is being written (0: abandoned). Returns its latency in milliseconds,
+  // or -1 when no request was open.
+  double end(int status);
+  const std::string& method() const { return method_; }
 
  private:
   HttpMetrics& m_;

@@ -214,6 +214,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void start_request() {
+    access_target_.clear();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(shared_.options.max_header_bytes));
     parser_->body_limit(shared_.options.max_body_bytes);
@@ -322,6 +323,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // This thread's cached table: only this thread replaces it, on a later request.
     const std::shared_ptr<const RouteTable>& routes = shared_.routes();
     RouteTable::Match m = routes->match(path);
+    if (log::access_log()) access_target_ = std::string(target);
     if (shared_.record_metrics) {
       metrics_.begin(m.entry ? m.entry->prefix : std::string(), m.entry ? m.entry->app : std::string(),
                      std::string(req.method_string()));
@@ -386,6 +388,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     watch();
   }
 
+  // With access logs on: one line per answered request (`ms` < 0: none was open).
+  void log_access(int status, double ms) {
+    if (ms < 0 || !log::access_log()) return;
+    CSERVE_LOG(kInfo, "proxy").request(request_id_)
+        << metrics_.method() << " " << access_target_ << " " << status << " " << ms << " ms";
+  }
+
   // True (once) when the answer of request `seq` is still wanted: it is the request in flight.
   bool answering(std::uint64_t seq) {
     if (closed_ || !in_flight_ || seq != call_seq_) return false;
@@ -422,7 +431,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     stream_head_.keep_alive(keep_alive_ && !shared_.draining.load(std::memory_order_relaxed));
     stream_head_.chunked(true);
     stream_serializer_.emplace(stream_head_);
-    metrics_.end(static_cast<int>(head.status));
+    log_access(head.status, metrics_.end(head.status));
     arm(shared_.options.body_timeout_s);
     http::async_write_header(socket_, *stream_serializer_,
                              [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -503,7 +512,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       r = error_response(500, "handler returned invalid HTTP status " + std::to_string(status),
                          request_id_);
     }
-    metrics_.end(r.status);
+    log_access(r.status, metrics_.end(r.status));
     res_ = {};
     res_.version(version_);
     res_.result(static_cast<unsigned>(r.status));
@@ -581,6 +590,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool sse_ = false;
   bool pulling_ = false;
   RequestMetrics metrics_;
+  std::string access_target_;  // for the access log
   std::string request_id_;
   std::shared_ptr<detail::CallContext> call_;  // the request being answered
   std::uint64_t call_seq_ = 0;                 // which request an answer from a replica is for

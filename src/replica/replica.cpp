@@ -13,13 +13,16 @@ thread_local Replica* t_replica = nullptr;
 // Makes get_replica_context() and current_resumer() answer for `r` while its code runs here.
 class ScopedReplica {
  public:
-  explicit ScopedReplica(Replica* r) : saved_(t_replica) { t_replica = r; }
+  explicit ScopedReplica(Replica* r) : saved_(t_replica), fields_(r ? &r->log_fields() : nullptr) {
+    t_replica = r;
+  }
   ~ScopedReplica() { t_replica = saved_; }
   ScopedReplica(const ScopedReplica&) = delete;
   ScopedReplica& operator=(const ScopedReplica&) = delete;
 
  private:
   Replica* saved_;
+  log::ScopedFields fields_;  // log lines written here carry the replica's names
 };
 
 }  // namespace
@@ -67,6 +70,7 @@ Response response_for_exception(const std::exception_ptr& error, const Request& 
 
 Replica::Replica(ReplicaContext context, std::unique_ptr<Strand> strand, Maker maker)
     : context_(std::move(context)),
+      log_fields_{context_.app_name, context_.deployment, context_.replica_id},
       strand_(std::move(strand)),
       maker_(std::move(maker)),
       requests_(MetricsRegistry::global()
@@ -80,10 +84,14 @@ Replica::Replica(ReplicaContext context, std::unique_ptr<Strand> strand, Maker m
                               {"deployment", "replica", "application"}, latency_ms_bounds())
                       .series({context_.deployment, context_.replica_id, context_.app_name})) {}
 
-void Replica::record_call(std::chrono::steady_clock::time_point dispatched) {
+void Replica::record_call(std::chrono::steady_clock::time_point dispatched, const detail::CallContext& call) {
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - dispatched).count();
   requests_.add(1);
-  latency_ms_.observe(
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - dispatched).count());
+  latency_ms_.observe(ms);
+  if (log::access_log()) {
+    CSERVE_LOG(kInfo, "replica").fields(&log_fields_).request(call.request_id()) << "call finished in " << ms << " ms";
+  }
 }
 
 void Replica::start(std::optional<Json> user_config, Done done) {

@@ -15,6 +15,7 @@
 #pragma once
 
 #include "api/metrics_registry.hpp"
+#include "common/logging.hpp"
 #include "common/worker_pool.hpp"
 
 #include <cserve/deployment.hpp>
@@ -41,6 +42,7 @@ class Replica : public detail::Resumer, public std::enable_shared_from_this<Repl
   Replica(ReplicaContext context, std::unique_ptr<Strand> strand, Maker maker);
 
   const ReplicaContext& context() const { return context_; }
+  const log::Fields& log_fields() const { return log_fields_; }
   const std::string& id() const { return context_.replica_id; }
 
   // Constructs the user object, then delivers `user_config` to reconfigure() when set.
@@ -58,7 +60,8 @@ class Replica : public detail::Resumer, public std::enable_shared_from_this<Repl
   void release();
   int in_flight() const { return in_flight_.load(std::memory_order_acquire); }
   // Counts a finished call and its time since `dispatched` (deployment processing latency).
-  void record_call(std::chrono::steady_clock::time_point dispatched);
+  // With access logs on, also logs it with its request id.
+  void record_call(std::chrono::steady_clock::time_point dispatched, const detail::CallContext& call);
 
   // Runs `call` on the strand; `finished` runs once the call is done (a coroutine may finish
   // long after it first suspends).
@@ -70,6 +73,7 @@ class Replica : public detail::Resumer, public std::enable_shared_from_this<Repl
 
  private:
   const ReplicaContext context_;
+  const log::Fields log_fields_;  // views of context_
   const std::unique_ptr<Strand> strand_;
   const Maker maker_;
   std::unique_ptr<detail::ReplicaCallable> callable_;  // touched on the strand only

@@ -80,9 +80,10 @@ void Router::drop_cancelled(std::uint64_t seq) {
 
 void Router::dispatch(std::shared_ptr<Replica> replica, detail::Call call) {
   Replica* r = replica.get();
+  auto context = call.context;
   r->execute(std::move(call), [self = shared_from_this(), replica = std::move(replica),
-                               dispatched = std::chrono::steady_clock::now()] {
-    replica->record_call(dispatched);
+                               context = std::move(context), dispatched = std::chrono::steady_clock::now()] {
+    replica->record_call(dispatched, *context);
     replica->release();
     self->drain();
   });

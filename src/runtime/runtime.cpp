@@ -34,6 +34,23 @@ void validate(const ServeOptions& o) {
   }
   if (!positive(o.control_loop_period_s)) throw ConfigError("control_loop_period_s must be > 0");
   if (auto e = validate_admin(o.admin); !e.empty()) throw ConfigError(e);
+  log::Level level;
+  if (o.logging.log_level && !log::parse_level(*o.logging.log_level, level)) {
+    throw ConfigError("logging.log_level must be DEBUG, INFO, WARNING, ERROR or OFF, got '" +
+                      *o.logging.log_level + "'");
+  }
+  log::Encoding encoding;
+  if (o.logging.encoding && !log::parse_encoding(*o.logging.encoding, encoding)) {
+    throw ConfigError("logging.encoding must be TEXT or JSON, got '" + *o.logging.encoding + "'");
+  }
+}
+
+void apply_logging(const LoggingOptions& o) {
+  log::Level level;
+  if (o.log_level && log::parse_level(*o.log_level, level)) log::set_level(level);
+  log::Encoding encoding;
+  if (o.encoding && log::parse_encoding(*o.encoding, encoding)) log::set_encoding(encoding);
+  if (o.enable_access_log) log::set_access_log(*o.enable_access_log);
 }
 
 int cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
@@ -51,6 +68,7 @@ NodeResources local_node(const ServeOptions& o) {
 
 Runtime::Runtime(ServeOptions options) : options_(std::move(options)) {
   validate(options_);
+  apply_logging(options_.logging);
   pool_ = std::make_unique<WorkerPool>(options_.worker_threads > 0 ? options_.worker_threads
                                                                    : std::max(2, cores()));
   if (options_.http_enabled) {
