@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost-dev libboost-system-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libyaml-cpp-dev libcli11-dev
   curl
 )
 if [[ "${1:-}" == "--bench" ]]; then

@@ -41,12 +41,30 @@ std::optional<Response> AdminApi::handle(const Request& req) const {
     return r;
   }
   if (path == kApplications) {
-    if (req.method() == "GET" || req.method() == "HEAD") return Response::json(to_json(hooks_.status()));
+    if (req.method() == "GET" || req.method() == "HEAD") {
+      Json out = to_json(hooks_.status());
+      out["config"] = hooks_.config();
+      return Response::json(out);
+    }
+    if (req.method() == "PUT") {
+      Json config;
+      try {
+        config = Json::parse(req.body());
+      } catch (const Json::exception& e) {
+        return error_response(400, std::string("the body is not JSON: ") + e.what(), req.request_id());
+      }
+      try {
+        hooks_.deploy(config);
+      } catch (const Error& e) {
+        return error_response(400, e.what(), req.request_id());
+      }
+      return Response::json(Json{{"accepted", true}});
+    }
     if (req.method() == "DELETE") {
       hooks_.shutdown();
       return Response::json(Json{{"shutting_down", true}});
     }
-    return method_not_allowed(req, "GET, HEAD, DELETE");
+    return method_not_allowed(req, "GET, HEAD, PUT, DELETE");
   }
   return error_response(404, "no admin endpoint at " + req.path() + " (try /metrics or " +
                                  std::string(kApplications) + "/)",

@@ -2,7 +2,11 @@
 // (127.0.0.1:8265 by default) by an HttpProxy of its own, on its I/O thread.
 //
 //   GET    /metrics                   Prometheus text (every cserve_ metric and the user's)
-//   GET    /api/serve/applications/   status and details of every application (Ray's shape)
+//   GET    /api/serve/applications/   status and details of every application, and the config
+//                                     last PUT ("config"; null when none)
+//   PUT    /api/serve/applications/   the config as JSON: deploys its applications, deletes the
+//                                     others; 200 at once, the work goes on (poll GET); 400 with
+//                                     the field for an invalid config, which changes nothing
 //   DELETE /api/serve/applications/   deletes every application and shuts the runtime down
 //
 // With a token set (required when the admin host is not a loopback address), every request
@@ -21,6 +25,8 @@ namespace cserve {
 
 struct AdminHooks {
   std::function<ServeStatus()> status;
+  std::function<Json()> config;                  // the config last deployed, or null
+  std::function<void(const Json& config)> deploy;  // throws ConfigError; must not block
   std::function<void()> shutdown;  // must not block: the work happens elsewhere
 };
 

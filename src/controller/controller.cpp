@@ -7,6 +7,7 @@
 #include <cserve/error.hpp>
 
 #include <algorithm>
+#include <set>
 #include <sstream>
 
 namespace cserve {
@@ -238,12 +239,17 @@ void Controller::set_target(DeploymentRecord& d, detail::DeploymentDef def) {
   d.republish = true;  // the tick hands the router the new limits
 }
 
-void Controller::deploy(AppSpec spec) {
+namespace {
+void validate_spec(const AppSpec& spec) {
   if (spec.name.empty()) throw ConfigError("application name must not be empty");
   if (auto e = validate_route_prefix(spec.route_prefix); !e.empty()) throw ConfigError(e);
   if (spec.deployments.empty()) throw ConfigError("application '" + spec.name + "' has no deployments");
   for (const auto& def : spec.deployments) validate_deployment(def);
+}
+}  // namespace
 
+void Controller::deploy(AppSpec spec) {
+  validate_spec(spec);
   std::lock_guard lock(mu_);
   for (const auto& [name, app] : apps_) {
     if (name != spec.name && !app->deleting && app->route_prefix == spec.route_prefix) {
@@ -251,6 +257,36 @@ void Controller::deploy(AppSpec spec) {
                         name + "'");
     }
   }
+  apply_locked(std::move(spec));
+  publish_routes_locked();
+  wake();
+  status_cv_.notify_all();
+}
+
+void Controller::deploy_all(std::vector<AppSpec> specs) {
+  std::set<std::string> prefixes;
+  for (const auto& spec : specs) {
+    validate_spec(spec);
+    if (!prefixes.insert(spec.route_prefix).second) {
+      throw ConfigError("route_prefix '" + spec.route_prefix + "' is used by two applications");
+    }
+  }
+  std::lock_guard lock(mu_);
+  for (auto& [name, app] : apps_) {
+    bool kept = std::any_of(specs.begin(), specs.end(), [&](const AppSpec& s) { return s.name == name; });
+    if (kept || app->deleting) continue;
+    app->deleting = true;
+    app->status = ApplicationStatus::DELETING;
+    for (auto& [dname, d] : app->deployments) d.deleting = true;
+    CSERVE_LOG(kInfo, "controller") << "deleting application '" << name << "' (not in the config)";
+  }
+  for (auto& spec : specs) apply_locked(std::move(spec));
+  publish_routes_locked();
+  wake();
+  status_cv_.notify_all();
+}
+
+void Controller::apply_locked(AppSpec spec) {
   auto& slot = apps_[spec.name];
   if (!slot) {
     slot = std::make_unique<AppRecord>();
@@ -278,9 +314,6 @@ void Controller::deploy(AppSpec spec) {
   }
   CSERVE_LOG(kInfo, "controller") << "deploying application '" << app.name << "' at "
                                   << app.route_prefix;
-  publish_routes_locked();
-  wake();
-  status_cv_.notify_all();
 }
 
 void Controller::delete_app(const std::string& name) {

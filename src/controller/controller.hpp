@@ -77,6 +77,9 @@ class Controller {
   void start();
   // Validates `spec` and records it as the target; returns at once. Throws ConfigError.
   void deploy(AppSpec spec);
+  // Makes `specs` the whole target: deploys each, deletes every other application. All are
+  // validated first (ConfigError changes nothing); returns at once.
+  void deploy_all(std::vector<AppSpec> specs);
   // Marks an application for deletion; returns at once. Throws ConfigError for an unknown name.
   void delete_app(const std::string& name);
   // Returns once `name` is RUNNING. Throws DeployError when it is DEPLOY_FAILED, deleted, or
@@ -118,6 +121,7 @@ class Controller {
   void publish_routes_locked();
   void update_statuses(AppRecord& app);
   void set_target(DeploymentRecord& d, detail::DeploymentDef def);
+  void apply_locked(AppSpec spec);
   void wake();
   std::string new_replica_id(const std::string& deployment);
   // The gauges read at each /metrics render: queues, ongoing requests, replica health, counts.

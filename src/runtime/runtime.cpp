@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include "config/serve_config.hpp"
+
 #include <csignal>
 
 namespace cserve::detail {
@@ -85,7 +87,9 @@ Runtime::Runtime(ServeOptions options) : options_(std::move(options)) {
   controller_->start();
   if (options_.admin.enabled) {
     admin_api_ = std::make_unique<AdminApi>(
-        options_.admin.token, AdminHooks{[this] { return status(); }, [this] { request_shutdown(); }});
+        options_.admin.token,
+        AdminHooks{[this] { return status(); }, [this] { return deployed_config(); },
+                   [this](const Json& c) { deploy_config(c); }, [this] { request_shutdown(); }});
     HttpOptions h;
     h.host = options_.admin.host;
     h.port = options_.admin.port;
@@ -93,6 +97,33 @@ Runtime::Runtime(ServeOptions options) : options_(std::move(options)) {
         h, [api = admin_api_.get()](const Request& r) { return api->handle(r); }, /*record_metrics=*/false);
     admin_->start();
   }
+}
+
+void Runtime::deploy_config(const Json& config) {
+  ServeConfig parsed = parse_json_config(config);
+  const Json& h = parsed.http_options;
+  if ((h.contains("host") && h["host"] != options_.http.host) ||
+      (h.contains("port") && h["port"] != 0 && h["port"] != http_port())) {
+    throw ConfigError("http_options: host and port cannot change on a running instance (it serves " +
+                      options_.http.host + ":" + std::to_string(http_port()) + ")");
+  }
+  auto apps = build_applications(parsed);  // loads and builds everything before changing anything
+  std::vector<AppSpec> specs;
+  for (auto& [cfg, app] : apps) {
+    AppSpec spec;
+    spec.name = cfg.name;
+    spec.route_prefix = cfg.route_prefix;
+    spec.deployments = app.deployments();
+    specs.push_back(std::move(spec));
+  }
+  controller_->deploy_all(std::move(specs));
+  std::lock_guard lock(config_mu_);
+  deployed_config_ = parsed.source;
+}
+
+Json Runtime::deployed_config() const {
+  std::lock_guard lock(config_mu_);
+  return deployed_config_;
 }
 
 void Runtime::request_shutdown() {

@@ -40,6 +40,11 @@ class Runtime {
   void shutdown();
   // Deletes every application now and makes wait() return (then it shuts down); never blocks.
   void request_shutdown();
+  // Deploys a declarative config: its applications (built from their libraries), and deletes
+  // every other application. Validates and builds everything first: a ConfigError changes
+  // nothing. Returns without waiting for RUNNING.
+  void deploy_config(const Json& config);
+  Json deployed_config() const;
 
   const std::string& http_host() const { return options_.http.host; }
   int http_port() const { return proxy_ ? proxy_->port() : 0; }
@@ -57,6 +62,8 @@ class Runtime {
   std::mutex mu_;
   bool shut_down_ = false;
   bool shutdown_requested_ = false;
+  mutable std::mutex config_mu_;
+  Json deployed_config_;  // null until a config is deployed
   boost::asio::io_context* waiting_ = nullptr;  // the io_context wait() runs, while it runs
 };
 

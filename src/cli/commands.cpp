@@ -1,0 +1,363 @@
+#include "cli/commands.hpp"
+
+#include "cli/admin_client.hpp"
+#include "config/app_loader.hpp"
+#include "config/serve_config.hpp"
+
+#include <cserve/error.hpp>
+
+#include <yaml-cpp/yaml.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace cserve::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError("cannot read '" + path + "'");
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool is_config_path(const std::string& t) {
+  return t.ends_with(".yaml") || t.ends_with(".yml") || t.ends_with(".json");
+}
+
+std::string absolute_import_path(const std::string& import_path, const fs::path& base) {
+  auto colon = import_path.rfind(':');
+  if (colon == std::string::npos) return import_path;
+  fs::path lib = import_path.substr(0, colon);
+  if (lib.is_relative()) lib = fs::absolute(base / lib).lexically_normal();
+  return lib.string() + import_path.substr(colon);
+}
+
+// "not reachable" in words a person can act on.
+int unreachable(const AdminClient& c, const AdminReply& r, std::ostream& err) {
+  err << "no cserve instance answers at " << c.address() << " (" << r.error
+      << "); start one with `cserve start`\n";
+  return 1;
+}
+
+std::string error_of(const AdminReply& r) {
+  try {
+    return Json::parse(r.body).value("error", r.body);
+  } catch (...) {
+    return r.body;
+  }
+}
+
+void print_status(const Json& s, std::ostream& out) {
+  const Json& apps = s["applications"];
+  if (apps.empty()) {
+    out << "no applications\n";
+    return;
+  }
+  for (const auto& [name, a] : apps.items()) {
+    out << name << ": " << a["status"].get<std::string>() << " at " << a["route_prefix"].get<std::string>();
+    if (!a["message"].get<std::string>().empty()) out << " (" << a["message"].get<std::string>() << ")";
+    out << "\n";
+    for (const auto& [dname, d] : a["deployments"].items()) {
+      int running = 0;
+      for (const auto& r : d["replicas"]) running += r["state"] == "RUNNING";
+      out << "  " << dname << ": " << d["status"].get<std::string>() << ", " << running << "/"
+          << d["target_replicas"].get<int>() << " replicas running";
+      if (!d["message"].get<std::string>().empty()) out << " (" << d["message"].get<std::string>() << ")";
+      out << "\n";
+    }
+  }
+}
+
+// Starts the runtime for `start` and `run`; Error/ConfigError propagate.
+Serve start_runtime(ServeOptions o) {
+  o.admin.enabled = true;
+  return cserve::start(o);
+}
+
+void announce(const Serve& s, std::ostream& out) {
+  out << "listening on http://" << s.http_host() << ":" << s.http_port() << "\n"
+      << "admin API on http://" << "127.0.0.1" << ":" << s.admin_port() << "\n";
+  out.flush();
+}
+
+void emit_json(YAML::Emitter& y, const Json& j) {
+  if (j.is_object()) {
+    y << YAML::BeginMap;
+    for (const auto& [k, v] : j.items()) {
+      y << YAML::Key << k << YAML::Value;
+      emit_json(y, v);
+    }
+    y << YAML::EndMap;
+  } else if (j.is_array()) {
+    y << YAML::BeginSeq;
+    for (const auto& v : j) emit_json(y, v);
+    y << YAML::EndSeq;
+  } else if (j.is_string()) {
+    y << j.get<std::string>();
+  } else if (j.is_null()) {
+    y << YAML::Null;
+  } else {
+    y << j.dump();
+  }
+}
+
+}  // namespace
+
+Json read_config(const std::string& path) {
+  ServeConfig c = parse_yaml_config(read_file(path), path);
+  Json j = c.source;
+  fs::path base = fs::path(path).parent_path();
+  for (auto& app : j["applications"]) {
+    app["import_path"] = absolute_import_path(app["import_path"].get<std::string>(), base);
+  }
+  return j;
+}
+
+int start(const StartArgs& a, std::ostream& out, std::ostream& err) {
+  if (a.foreground) {
+    Serve s = start_runtime(a.options);
+    announce(s, out);
+    s.wait();
+    return 0;
+  }
+  int ready[2];
+  if (pipe(ready) != 0) {
+    err << "cannot create a pipe: " << std::strerror(errno) << "\n";
+    return 1;
+  }
+  out.flush();
+  pid_t pid = fork();
+  if (pid < 0) {
+    err << "cannot fork: " << std::strerror(errno) << "\n";
+    return 1;
+  }
+  if (pid == 0) {  // the instance: a session of its own, output to the log file
+    close(ready[0]);
+    setsid();
+    int log = open(a.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int null = open("/dev/null", O_RDONLY);
+    if (null >= 0) dup2(null, 0);
+    if (log >= 0) {
+      dup2(log, 1);
+      dup2(log, 2);
+    }
+    std::string report;
+    int code = 0;
+    try {
+      Serve s = start_runtime(a.options);
+      report = "ok http://" + s.http_host() + ":" + std::to_string(s.http_port()) + " http://127.0.0.1:" +
+               std::to_string(s.admin_port()) + "\n";
+      (void)!write(ready[1], report.data(), report.size());
+      close(ready[1]);
+      s.wait();
+    } catch (const std::exception& e) {
+      report = std::string("error ") + e.what() + "\n";
+      (void)!write(ready[1], report.data(), report.size());
+      code = 1;
+    }
+    std::_Exit(code);  // no atexit work of the parent's copy
+  }
+  close(ready[1]);
+  std::string report;
+  char buf[512];
+  ssize_t n;
+  while ((n = read(ready[0], buf, sizeof buf)) > 0) {
+    report.append(buf, static_cast<std::size_t>(n));
+    if (report.find('\n') != std::string::npos) break;
+  }
+  close(ready[0]);
+  if (report.rfind("ok ", 0) != 0) {
+    err << "cserve start failed: " << (report.empty() ? "the instance exited" : report.substr(6));
+    waitpid(pid, nullptr, 0);
+    return 1;
+  }
+  std::istringstream words(report.substr(3));
+  std::string http_url, admin_url;
+  words >> http_url >> admin_url;
+  out << "cserve is running (pid " << pid << "): HTTP on " << http_url << ", admin API on " << admin_url
+      << ", log in " << a.log_file << "\n";
+  return 0;
+}
+
+int run(const RunArgs& a, std::ostream& out, std::ostream& err) {
+  ServeConfig config;
+  if (is_config_path(a.target)) {
+    config = parse_json_config(read_config(a.target));
+  } else {
+    Json args = Json::parse(a.args_json);
+    if (!args.is_object()) throw ConfigError("--args must be a JSON object");
+    Json app{{"name", "default"}, {"route_prefix", "/"}, {"import_path", absolute_import_path(a.target, fs::current_path())},
+             {"args", args}};
+    config = parse_json_config(Json{{"applications", Json::array({app})}});
+  }
+  auto apps = build_applications(config);  // before starting anything: errors cost nothing
+  Serve s = start_runtime(apply_runtime_options(config, a.options));
+  for (auto& [cfg, app] : apps) {
+    out << "deploying " << cfg.name << " at " << cfg.route_prefix << "\n";
+    out.flush();
+    s.run(app, {.name = cfg.name, .route_prefix = cfg.route_prefix});
+  }
+  announce(s, out);
+  s.wait();
+  return 0;
+}
+
+int deploy(const DeployArgs& a, std::ostream& out, std::ostream& err) {
+  Json config = read_config(a.config_path);  // an invalid config fails here; nothing is sent
+  AdminClient client(a.endpoint.address, a.endpoint.token);
+  AdminReply put = client.call("PUT", "/api/serve/applications/", config.dump());
+  if (put.status == 0) return unreachable(client, put, err);
+  if (put.status != 200) {
+    err << "deploy rejected (" << put.status << "): " << error_of(put) << "\n";
+    return 1;
+  }
+  out << "config sent to " << client.address() << "\n";
+  if (!a.wait) return 0;
+  std::map<std::string, std::string> shown;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(a.timeout_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    AdminReply got = client.call("GET", "/api/serve/applications/");
+    if (got.status != 200) return unreachable(client, got, err);
+    Json s = Json::parse(got.body);
+    bool all_running = true;
+    for (const auto& app : config["applications"]) {
+      const std::string name = app["name"];
+      const Json& info = s["applications"].contains(name) ? s["applications"][name] : Json();
+      std::string st = info.is_null() ? "NOT_STARTED" : info["status"].get<std::string>();
+      if (shown[name] != st) {
+        out << name << ": " << st << "\n";
+        out.flush();
+        shown[name] = st;
+      }
+      if (st == "DEPLOY_FAILED") {
+        err << "application '" << name << "' failed to deploy: " << info["message"].get<std::string>() << "\n";
+        return 1;
+      }
+      all_running = all_running && st == "RUNNING";
+    }
+    if (all_running) {
+      out << "all applications are RUNNING\n";
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  err << "timed out after " << a.timeout_s << " s waiting for the applications to be RUNNING\n";
+  return 1;
+}
+
+int status(const Endpoint& e, std::ostream& out, std::ostream& err) {
+  AdminClient client(e.address, e.token);
+  AdminReply got = client.call("GET", "/api/serve/applications/");
+  if (got.status == 0) return unreachable(client, got, err);
+  if (got.status != 200) {
+    err << "status failed (" << got.status << "): " << error_of(got) << "\n";
+    return 1;
+  }
+  print_status(Json::parse(got.body), out);
+  return 0;
+}
+
+int config(const Endpoint& e, std::ostream& out, std::ostream& err) {
+  AdminClient client(e.address, e.token);
+  AdminReply got = client.call("GET", "/api/serve/applications/");
+  if (got.status == 0) return unreachable(client, got, err);
+  if (got.status != 200) {
+    err << "config failed (" << got.status << "): " << error_of(got) << "\n";
+    return 1;
+  }
+  Json c = Json::parse(got.body)["config"];
+  if (c.is_null()) {
+    err << "no config has been deployed to " << client.address() << "\n";
+    return 0;
+  }
+  YAML::Emitter y;
+  emit_json(y, c);
+  out << y.c_str() << "\n";
+  return 0;
+}
+
+int shutdown(const Endpoint& e, std::ostream& out, std::ostream& err) {
+  AdminClient client(e.address, e.token);
+  AdminReply del = client.call("DELETE", "/api/serve/applications/");
+  if (del.status == 0) return unreachable(client, del, err);
+  if (del.status != 200) {
+    err << "shutdown failed (" << del.status << "): " << error_of(del) << "\n";
+    return 1;
+  }
+  for (int i = 0; i < 600; ++i) {  // until the instance stops answering (at most a minute)
+    if (client.call("GET", "/api/serve/applications/", "", std::chrono::seconds(2)).status == 0) {
+      out << "cserve at " << client.address() << " shut down\n";
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  err << "the instance did not stop within a minute\n";
+  return 1;
+}
+
+int build(const BuildArgs& a, std::ostream& out, std::ostream& err) {
+  Json apps = Json::array();
+  for (const auto& target : a.targets) {
+    std::vector<std::string> names;
+    std::string lib = target;
+    auto colon = target.rfind(':');
+    if (colon != std::string::npos && !target.ends_with(".so")) {
+      lib = target.substr(0, colon);
+      names.push_back(target.substr(colon + 1));
+    } else {
+      names = list_applications(lib);
+    }
+    for (const auto& name : names) {
+      Application app = load_application(lib + ":" + name, Json::object());
+      Json deployments = Json::array();
+      for (const auto& d : app.deployments()) {
+        const auto& o = d.options;
+        Json dj{{"name", o.name}, {"max_ongoing_requests", o.max_ongoing_requests}};
+        if (o.autoscaling_config) {
+          const auto& c = *o.autoscaling_config;
+          dj["autoscaling_config"] = {{"min_replicas", c.min_replicas}, {"max_replicas", c.max_replicas},
+                                      {"target_ongoing_requests", c.target_ongoing_requests}};
+        } else {
+          dj["num_replicas"] = o.num_replicas;
+        }
+        if (o.user_config) dj["user_config"] = *o.user_config;
+        deployments.push_back(std::move(dj));
+      }
+      std::string prefix = app.ingress().options.route_prefix.value_or("/" + name);
+      apps.push_back({{"name", name},
+                      {"route_prefix", prefix},
+                      {"import_path", absolute_import_path(lib + ":" + name, fs::current_path())},
+                      {"args", Json::object()},
+                      {"deployments", deployments}});
+    }
+  }
+  YAML::Emitter y;
+  emit_json(y, Json{{"applications", apps}});
+  std::string text = std::string("# written by cserve build\n") + y.c_str() + "\n";
+  if (a.output.empty()) {
+    out << text;
+  } else {
+    std::ofstream f(a.output);
+    if (!(f << text)) {
+      err << "cannot write '" << a.output << "'\n";
+      return 1;
+    }
+    out << "wrote " << a.output << " (" << apps.size() << " application(s))\n";
+  }
+  return 0;
+}
+
+}  // namespace cserve::cli

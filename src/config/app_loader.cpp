@@ -1,0 +1,82 @@
+#include "config/app_loader.hpp"
+
+#include <cserve/detail/app_entry.hpp>
+#include <cserve/error.hpp>
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+namespace cserve {
+namespace {
+
+using AbiFn = const char* (*)();
+using ListFn = const detail::AppEntry* (*)();
+
+std::mutex g_mu;
+std::map<std::string, void*> g_loaded;  // canonical path -> handle (never closed)
+
+const detail::AppEntry* entries_of(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw ConfigError("application library '" + path + "' does not exist");
+  std::string key = std::filesystem::canonical(path, ec).string();
+  if (ec) key = path;
+  void* handle = nullptr;
+  {
+    std::lock_guard lock(g_mu);
+    auto it = g_loaded.find(key);
+    if (it != g_loaded.end()) {
+      handle = it->second;
+    } else {
+      // A path without '/' would make dlopen search the library path instead of the file.
+      handle = dlopen(key.find('/') == std::string::npos ? ("./" + key).c_str() : key.c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (!handle) throw ConfigError("cannot load application library '" + path + "': " + dlerror());
+      g_loaded.emplace(key, handle);
+    }
+  }
+  auto abi = reinterpret_cast<AbiFn>(dlsym(handle, "cserve_abi_v1"));
+  auto list = reinterpret_cast<ListFn>(dlsym(handle, "cserve_applications_v1"));
+  if (!abi || !list) {
+    throw ConfigError("'" + path + "' is not a cserve application library (it defines no CSERVE_APPLICATION)");
+  }
+  if (std::string(abi()) != CSERVE_ABI_TAG) {
+    throw ConfigError("'" + path + "' was built against an incompatible cserve (" + abi() +
+                      "); this runtime is " CSERVE_ABI_TAG ": rebuild it");
+  }
+  return list();
+}
+
+}  // namespace
+
+std::vector<std::string> list_applications(const std::string& library_path) {
+  std::vector<std::string> names;
+  for (const auto* e = entries_of(library_path); e; e = e->next) names.emplace_back(e->name);
+  std::reverse(names.begin(), names.end());  // the list is built newest first
+  return names;
+}
+
+Application load_application(const std::string& import_path, const Json& args) {
+  auto colon = import_path.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == import_path.size()) {
+    throw ConfigError("import_path '" + import_path + "' must be 'path/to/library.so:application'");
+  }
+  const std::string path = import_path.substr(0, colon);
+  const std::string name = import_path.substr(colon + 1);
+  for (const auto* e = entries_of(path); e; e = e->next) {
+    if (name != e->name) continue;
+    try {
+      return e->build(args);
+    } catch (const std::exception& ex) {
+      throw ConfigError("application '" + name + "' of '" + path + "' failed to build: " + ex.what());
+    }
+  }
+  std::string known;
+  for (const auto& n : list_applications(path)) known += (known.empty() ? "" : ", ") + n;
+  throw ConfigError("'" + path + "' has no application '" + name + "' (it has: " +
+                    (known.empty() ? "none" : known) + ")");
+}
+
+}  // namespace cserve
