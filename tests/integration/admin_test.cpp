@@ -169,5 +169,51 @@ TEST(Admin, UserMetricsRejectUndeclaredTags) {
   EXPECT_THROW(metrics::Gauge("admin_test_checked"), ConfigError);  // same name, other type
 }
 
+// 50 ms per request without holding a thread.
+class Slow {
+ public:
+  Task<Json> operator()() {
+    co_await sleep_for(std::chrono::milliseconds(50));
+    co_return Json{{"ok", true}};
+  }
+};
+
+TEST(Admin, ABurstThatFillsTheQueueGets503sThatAreCountedAndLosesNothingElse) {
+  Serve serve = test::start_local(with_admin());
+  serve.run(deployment<Slow>().max_ongoing_requests(2).max_queued_requests(3).bind(),
+            {.name = "burst", .route_prefix = "/burst"});
+  auto scrape = [&] { return test::parse_prometheus(HttpClient(serve.admin_port()).get("/metrics").body); };
+  auto count = [](const test::PromText& m, const char* code) {
+    return m.sum("cserve_num_http_requests_total", {{"application", "burst"}, {"status_code", code}});
+  };
+  const auto before = scrape();
+
+  constexpr int kClients = 24;
+  std::vector<std::future<test::HttpResult>> replies;
+  for (int i = 0; i < kClients; ++i) {
+    replies.push_back(std::async(std::launch::async, [&] { return HttpClient(serve.http_port()).get("/burst"); }));
+  }
+  int ok = 0, rejected = 0, other = 0;
+  for (auto& r : replies) {
+    auto res = r.get();
+    if (res.status == 200) {
+      ++ok;
+    } else if (res.status == 503) {
+      ++rejected;
+      EXPECT_NE(Json::parse(res.body)["error"].get<std::string>().find("max_queued_requests"), std::string::npos);
+    } else {
+      ++other;
+    }
+  }
+  EXPECT_EQ(ok + rejected, kClients) << "every request is answered 200 or 503";
+  EXPECT_EQ(other, 0);
+  EXPECT_GT(rejected, 0) << "24 at once against 2 running + 3 queued must overflow";
+  EXPECT_GE(ok, 5);
+  const auto after = scrape();
+  EXPECT_EQ(count(after, "503") - count(before, "503"), rejected);
+  EXPECT_EQ(count(after, "200") - count(before, "200"), ok);
+  EXPECT_EQ(after.value("cserve_deployment_queued_queries", {{"application", "burst"}}), 0);
+}
+
 }  // namespace
 }  // namespace cserve
