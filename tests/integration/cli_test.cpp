@@ -128,6 +128,10 @@ TEST_F(Cli, ErrorsAreMessagesAndExitCodes) {
   EXPECT_EQ(no_app.code, 1);
   EXPECT_NE(no_app.output.find("has no application 'nope' (it has: counter, counter_routes)"), std::string::npos)
       << no_app.output;
+  auto foreign = cli("run " + std::string(CSERVE_TEST_LIBS_DIR) + "/libforeign_abi_app.so:app --http-port 0 --admin-port 0");
+  EXPECT_EQ(foreign.code, 1);
+  EXPECT_NE(foreign.output.find("was built against an incompatible cserve (cserve-abi-0"), std::string::npos)
+      << foreign.output;
   auto not_cserve = cli("run /bin/true:app --http-port 0 --admin-port 0");
   EXPECT_EQ(not_cserve.code, 1);
   EXPECT_NE(not_cserve.output.find("cannot load"), std::string::npos) << not_cserve.output;
