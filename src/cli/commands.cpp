@@ -258,27 +258,35 @@ int deploy(const DeployArgs& a, std::ostream& out, std::ostream& err) {
   return 1;
 }
 
+namespace {
+// GET /api/serve/applications/ as JSON, or nullopt after saying on `err` why not.
+std::optional<Json> fetch_applications(const AdminClient& client, const char* what, std::ostream& err) {
+  AdminReply got = client.call("GET", "/api/serve/applications/");
+  if (got.status == 0) {
+    unreachable(client, got, err);
+    return std::nullopt;
+  }
+  if (got.status != 200) {
+    err << what << " failed (" << got.status << "): " << error_of(got) << "\n";
+    return std::nullopt;
+  }
+  return Json::parse(got.body);
+}
+}  // namespace
+
 int status(const Endpoint& e, std::ostream& out, std::ostream& err) {
   AdminClient client(e.address, e.token);
-  AdminReply got = client.call("GET", "/api/serve/applications/");
-  if (got.status == 0) return unreachable(client, got, err);
-  if (got.status != 200) {
-    err << "status failed (" << got.status << "): " << error_of(got) << "\n";
-    return 1;
-  }
-  print_status(Json::parse(got.body), out);
+  auto s = fetch_applications(client, "status", err);
+  if (!s) return 1;
+  print_status(*s, out);
   return 0;
 }
 
 int config(const Endpoint& e, std::ostream& out, std::ostream& err) {
   AdminClient client(e.address, e.token);
-  AdminReply got = client.call("GET", "/api/serve/applications/");
-  if (got.status == 0) return unreachable(client, got, err);
-  if (got.status != 200) {
-    err << "config failed (" << got.status << "): " << error_of(got) << "\n";
-    return 1;
-  }
-  Json c = Json::parse(got.body)["config"];
+  auto s = fetch_applications(client, "config", err);
+  if (!s) return 1;
+  const Json& c = (*s)["config"];
   if (c.is_null()) {
     err << "no config has been deployed to " << client.address() << "\n";
     return 0;

@@ -112,16 +112,15 @@ void Replica::start(std::optional<Json> user_config, Done done) {
   });
 }
 
-void Replica::reconfigure(Json user_config, Done done) {
-  strand_->post([self = shared_from_this(), config = std::move(user_config),
-                 done = std::move(done)]() mutable {
+void Replica::run_hook(UniqueFunction<void(detail::ReplicaCallable&)> hook, Done done) {
+  strand_->post([self = shared_from_this(), hook = std::move(hook), done = std::move(done)]() mutable {
     std::string error;
     if (!self->callable_) {
       error = "replica is stopped";
     } else {
       ScopedReplica scope(self.get());
       try {
-        self->callable_->reconfigure(config);
+        hook(*self->callable_);
       } catch (...) {
         error = describe_exception(std::current_exception());
       }
@@ -130,21 +129,13 @@ void Replica::reconfigure(Json user_config, Done done) {
   });
 }
 
+void Replica::reconfigure(Json user_config, Done done) {
+  run_hook([config = std::move(user_config)](detail::ReplicaCallable& c) { c.reconfigure(config); },
+           std::move(done));
+}
+
 void Replica::check_health(Done done) {
-  strand_->post([self = shared_from_this(), done = std::move(done)]() mutable {
-    std::string error;
-    if (!self->callable_) {
-      error = "replica is stopped";
-    } else {
-      ScopedReplica scope(self.get());
-      try {
-        self->callable_->check_health();
-      } catch (...) {
-        error = describe_exception(std::current_exception());
-      }
-    }
-    done(std::move(error));
-  });
+  run_hook([](detail::ReplicaCallable& c) { c.check_health(); }, std::move(done));
 }
 
 void Replica::stop(UniqueFunction<void()> done) {

@@ -72,6 +72,9 @@ class Replica : public detail::Resumer, public std::enable_shared_from_this<Repl
   void post_after(std::chrono::steady_clock::duration delay, UniqueFunction<void()> fn) override;
 
  private:
+  // Runs `hook` on the user object on the strand; `done` gets "" or what it threw.
+  void run_hook(UniqueFunction<void(detail::ReplicaCallable&)> hook, Done done);
+
   const ReplicaContext context_;
   const log::Fields log_fields_;  // views of context_
   const std::unique_ptr<Strand> strand_;
