@@ -32,7 +32,8 @@ class Model {
 
 int running(const cserve::Serve& s) {
   int n = 0;
-  for (const auto& r : s.status().applications.at("m").deployments.at("Model").replicas) {
+  const cserve::ServeStatus status = s.status();
+  for (const auto& r : status.applications.at("m").deployments.at("Model").replicas) {
     n += r.state == cserve::ReplicaState::RUNNING;
   }
   return n;

@@ -34,7 +34,8 @@ struct Counts {
 
 Counts counts(const Serve& serve) {
   Counts c;
-  const auto& d = serve.status().applications.at("model").deployments.at("Model");
+  const ServeStatus status = serve.status();
+  const auto& d = status.applications.at("model").deployments.at("Model");
   c.target = d.target_replicas;
   c.status = d.status;
   for (const auto& r : d.replicas) c.running += r.state == ReplicaState::RUNNING;
