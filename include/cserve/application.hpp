@@ -17,6 +17,7 @@
 
 #include <cserve/deployment.hpp>
 #include <cserve/detail/app_entry.hpp>
+#include <cserve/detail/call_context.hpp>
 #include <cserve/json.hpp>
 
 #include <exception>
@@ -43,6 +44,10 @@ struct AppRegistration {
 extern "C" __attribute__((weak, visibility("default"))) const char* cserve_abi_v1() { return CSERVE_ABI_TAG; }
 extern "C" __attribute__((weak, visibility("default"))) const cserve::detail::AppEntry* cserve_applications_v1() {
   return cserve::detail::app_list_head();
+}
+// Which copy of the runtime this library is bound to (the loader's must be the same one).
+extern "C" __attribute__((weak, visibility("default"))) const void* cserve_runtime_v1() {
+  return reinterpret_cast<const void*>(&cserve::detail::current_call);
 }
 
 #define CSERVE_APPLICATION(name, args)                                                        \

@@ -1,6 +1,7 @@
 #include "config/app_loader.hpp"
 
 #include <cserve/detail/app_entry.hpp>
+#include <cserve/detail/call_context.hpp>
 #include <cserve/error.hpp>
 
 #include <dlfcn.h>
@@ -15,6 +16,7 @@ namespace {
 
 using AbiFn = const char* (*)();
 using ListFn = const detail::AppEntry* (*)();
+using RuntimeFn = const void* (*)();
 
 std::mutex g_mu;
 std::map<std::string, void*> g_loaded;  // canonical path -> handle (never closed)
@@ -45,6 +47,14 @@ const detail::AppEntry* entries_of(const std::string& path) {
   if (std::string(abi()) != CSERVE_ABI_TAG) {
     throw ConfigError("'" + path + "' was built against an incompatible cserve (" + abi() +
                       "); this runtime is " CSERVE_ABI_TAG ": rebuild it");
+  }
+  // A library bound to another copy of the runtime (this process linked cserve statically)
+  // would run its replicas outside this one's thread state: refuse it.
+  auto runtime = reinterpret_cast<RuntimeFn>(dlsym(handle, "cserve_runtime_v1"));
+  if (!runtime || runtime() != reinterpret_cast<const void*>(&detail::current_call)) {
+    throw ConfigError("'" + path + "' is bound to another copy of the cserve runtime than this process: "
+                      "load application libraries from a process that links libcserve.so (the cserve "
+                      "command does)");
   }
   return list();
 }

@@ -215,5 +215,34 @@ TEST(Admin, ABurstThatFillsTheQueueGets503sThatAreCountedAndLosesNothingElse) {
   EXPECT_EQ(after.value("cserve_deployment_queued_queries", {{"application", "burst"}}), 0);
 }
 
+TEST(Admin, ABadConfigIsA400ThatNamesTheProblemAndChangesNothing) {
+  Serve serve = test::start_local(with_admin());
+  serve.run(deployment<Scored>().bind(), {.name = "scored", .route_prefix = "/scored"});
+  HttpClient admin(serve.admin_port());
+  auto put = [&](const std::string& body) { return admin.request("PUT", "/api/serve/applications/", body); };
+  auto error = [](const test::HttpResult& r) { return Json::parse(r.body)["error"].get<std::string>(); };
+
+  auto not_json = put("{nope");
+  EXPECT_EQ(not_json.status, 400);
+  EXPECT_NE(error(not_json).find("not JSON"), std::string::npos);
+  auto unknown = put(R"({"applications": [{"name": "a", "import_path": "x.so:a", "replicas": 2}]})");
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_NE(error(unknown).find("applications[0].replicas: unknown key"), std::string::npos) << unknown.body;
+  auto missing = put(R"({"applications": [{"name": "a", "import_path": "/nonexistent/lib.so:a"}]})");
+  EXPECT_EQ(missing.status, 400);
+  EXPECT_NE(error(missing).find("does not exist"), std::string::npos) << missing.body;
+  // This test process links cserve statically: a library bound to libcserve.so is refused.
+  Json other{{"applications", {{{"name", "c"}, {"import_path", std::string(CSERVE_EXAMPLES_DIR) + "/libcounter_app.so:counter"}}}}};
+  auto foreign = put(other.dump());
+  EXPECT_EQ(foreign.status, 400);
+  EXPECT_NE(error(foreign).find("another copy of the cserve runtime"), std::string::npos) << foreign.body;
+
+  // Nothing changed: the app still runs, no config was recorded.
+  auto got = Json::parse(admin.get("/api/serve/applications/").body);
+  EXPECT_EQ(got["applications"]["scored"]["status"], "RUNNING");
+  EXPECT_TRUE(got["config"].is_null());
+  EXPECT_EQ(HttpClient(serve.http_port()).get("/scored").status, 200);
+}
+
 }  // namespace
 }  // namespace cserve
