@@ -130,6 +130,7 @@ class Methods {
         }
       };
       (convert(std::get<I>(converted), I), ...);
+      (void)convert;  // (unused for a method without parameters)
     } catch (...) {
       return done(nullptr, std::current_exception());
     }

@@ -192,7 +192,7 @@ int start(const StartArgs& a, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
-int run(const RunArgs& a, std::ostream& out, std::ostream& err) {
+int run(const RunArgs& a, std::ostream& out, std::ostream& /*err: errors propagate to main*/) {
   ServeConfig config;
   if (is_config_path(a.target)) {
     config = parse_json_config(read_config(a.target));
