@@ -167,37 +167,49 @@ struct ResponseOf<Task<T>> {
   using type = T;
 };
 
-// Completes `state` with what `f()` returns (awaiting it first when it is a Task), then `done`.
+// Takes what `produce()` returns (or throws), gives the replica's slot back (`done`), then
+// completes `state`: a caller that calls again as soon as it sees the result finds the slot free.
+template <class R, class P>
+void finish_call(const std::shared_ptr<ResponseState<R>>& state, UniqueFunction<void()>& done, P&& produce) {
+  std::optional<typename ResponseState<R>::Stored> value;
+  std::exception_ptr error;
+  try {
+    if constexpr (std::is_void_v<R>) {
+      produce();
+      value.emplace();
+    } else {
+      value.emplace(produce());
+    }
+  } catch (...) {
+    error = std::current_exception();
+  }
+  done();
+  if (error) {
+    state->set_error(error);
+  } else {
+    state->set_value(std::move(*value));
+  }
+}
+
+// Completes `state` with what `f()` returns (awaiting it first when it is a Task), calling
+// `done` just before.
 template <class R, class F>
 void run_handle_call(F&& f, const std::shared_ptr<ResponseState<R>>& state,
                      UniqueFunction<void()> done) {
   using Result = std::invoke_result_t<F>;
-  try {
-    if constexpr (IsTask<Result>::value) {
-      Result::start_detached(f(), [state, done = std::move(done)](auto& promise) mutable {
-        try {
-          if constexpr (std::is_void_v<R>) {
-            promise.take();
-            state->set_value(std::monostate{});
-          } else {
-            state->set_value(promise.take());
-          }
-        } catch (...) {
-          state->set_error(std::current_exception());
-        }
-        done();
-      });
-      return;
-    } else if constexpr (std::is_void_v<Result>) {
-      f();
-      state->set_value(std::monostate{});
-    } else {
-      state->set_value(f());
+  if constexpr (IsTask<Result>::value) {
+    std::optional<Result> task;
+    try {
+      task.emplace(f());
+    } catch (...) {
+      return finish_call(state, done, [e = std::current_exception()]() -> R { std::rethrow_exception(e); });
     }
-  } catch (...) {
-    state->set_error(std::current_exception());
+    Result::start_detached(std::move(*task), [state, done = std::move(done)](auto& promise) mutable {
+      finish_call(state, done, [&]() -> decltype(auto) { return promise.take(); });
+    });
+  } else {
+    finish_call(state, done, [&]() -> decltype(auto) { return f(); });
   }
-  if (done) done();
 }
 
 }  // namespace detail
@@ -626,12 +638,10 @@ class NamedMethodCaller {
           }
           target.call_method(name, std::move(args),
                              [state, done = std::move(done)](Json result, std::exception_ptr error) mutable {
-                               if (error) {
-                                 state->set_error(error);
-                               } else {
-                                 state->set_value(std::move(result));
-                               }
-                               done();
+                               detail::finish_call(state, done, [&]() -> Json {
+                                 if (error) std::rethrow_exception(error);
+                                 return std::move(result);
+                               });
                              });
         });
   }

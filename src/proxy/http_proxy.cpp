@@ -375,9 +375,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
                      });
           return;
         }
-        self->post_response(seq, out.error ? response_for_exception(out.error, *request)
-                                           : std::move(out.response));
-        done();
+        Response answer = out.error ? response_for_exception(out.error, *request) : std::move(out.response);
+        done();  // the slot first: a client that sends its next request at once finds it free
+        self->post_response(seq, std::move(answer));
       });
     };
     call.reject = [self = shared_from_this(), seq, id = request_id_](int status, std::string message) {

@@ -372,5 +372,17 @@ TEST(Handle, ABoundChildArrivesAsAnUntypedHandleWhenTheConstructorAsks) {
   EXPECT_EQ(front.remote(0.5).result(5s), Json({5.0}));
 }
 
+TEST(Handle, ACallerThatCallsAgainAtOnceFindsTheSlotFree) {
+  // One slot, no queue: each call must have given its slot back before its caller sees the
+  // result, or the next call would be rejected.
+  Serve serve = start_local();
+  auto h = serve.run(deployment<Adder>().max_ongoing_requests(1).max_queued_requests(0).bind(0), {.name = "one"});
+  for (int i = 0; i < 300; ++i) ASSERT_EQ(h.remote(i).result(5s), i);
+  serve.run(deployment<Scorer>().max_ongoing_requests(1).max_queued_requests(0).bind(),
+            {.name = "scorer", .route_prefix = "/s"});
+  DeploymentHandle<> u = serve.get_app_handle("scorer");
+  for (int i = 0; i < 300; ++i) ASSERT_EQ(u.method("total").remote().result(5s)["sum"], 0.0);
+}
+
 }  // namespace
 }  // namespace cserve

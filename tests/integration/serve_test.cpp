@@ -391,5 +391,14 @@ TEST(Serve, ShutdownIsIdempotentAndStopsServing) {
   EXPECT_EQ(test::first_status(raw), 0) << raw;
 }
 
+TEST(Serve, AClientThatSendsItsNextRequestAtOnceFindsTheSlotFree) {
+  // One slot, no queue: the slot is given back before the answer is written, so back-to-back
+  // requests on one connection are never rejected.
+  Serve serve = start_local();
+  serve.run(deployment<Counter>().max_ongoing_requests(1).max_queued_requests(0).bind(), {.route_prefix = "/c"});
+  HttpClient client(serve.http_port());
+  for (int i = 1; i <= 300; ++i) ASSERT_EQ(client.get("/c").body, "{\"count\":" + std::to_string(i) + "}");
+}
+
 }  // namespace
 }  // namespace cserve
