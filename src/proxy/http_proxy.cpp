@@ -79,6 +79,13 @@ struct Shared {
   }
 };
 
+Headers headers_of(const http::request<http::string_body>& req) {
+  Headers headers;
+  headers.reserve(8);
+  for (const auto& f : req) headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  return headers;
+}
+
 bool is_parse_error(const beast::error_code& ec) {
   return ec.category() == http::make_error_code(http::error::bad_method).category();
 }
@@ -304,10 +311,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (path == "/-/routes") return respond(Response::json(shared_.routes()->to_json()));
     }
     if (shared_.local) {
-      Headers headers;
-      for (const auto& f : req) headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
       Request local(std::string(req.method_string()), std::string(path), std::string(query),
-                    std::move(headers), req.body());
+                    headers_of(req), req.body());
       detail::RequestAccess::set_ids(local, std::string(path), request_id_);
       std::optional<Response> answer;
       try {
@@ -334,11 +339,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                         "'; see /-/routes for the routes",
                                     request_id_));
     }
-    Headers headers;
-    headers.reserve(8);
-    for (const auto& f : req) headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-    Request creq(std::string(req.method_string()), std::string(m.rest), std::string(query),
-                 std::move(headers), std::move(req.body()));
+    Request creq(std::string(req.method_string()), std::string(m.rest), std::string(query), headers_of(req), std::move(req.body()));
     detail::RequestAccess::set_ids(creq, std::string(path), request_id_);
 
     auto deadline = Clock::time_point::max();

@@ -69,6 +69,14 @@ TEST_F(Cli, TheSeedsFlowFromATerminal) {
   admin_ = m[2];
   const std::string at = " --address " + admin_;
 
+  // A second instance on the same HTTP port fails with a message instead of running half-started.
+  auto busy = cli("start --http-port " + std::to_string(http_port) + " --admin-port 0 --log-file " +
+                  path("second.log"));
+  EXPECT_EQ(busy.code, 1);
+  EXPECT_NE(busy.output.find("cserve start failed: cannot listen on 127.0.0.1:" + std::to_string(http_port)),
+            std::string::npos)
+      << busy.output;
+
   auto first = cli("deploy " + path("counter.yaml") + at);
   ASSERT_EQ(first.code, 0) << first.output;
   EXPECT_NE(first.output.find("counter: RUNNING"), std::string::npos) << first.output;
