@@ -6,6 +6,7 @@
 // Thread-safety: plain values. A replica gets its own Request; nothing else touches it.
 #pragma once
 
+#include <cserve/error.hpp>
 #include <cserve/json.hpp>
 
 #include <optional>
@@ -73,15 +74,19 @@ struct Response {
   static Response text(std::string body, int status = 200);
 };
 
-// Throw from a handler to answer with `status` and a JSON body {"error": message, ...}.
-class HttpError : public std::runtime_error {
+// Throw from a handler to answer with `status` and a JSON body {"error": message, ...}. Through a
+// handle it is a cserve::Error whose code() follows the status (404 kNotFound, 408
+// kDeadlineExceeded, 413 kTooLarge, 503 kUnavailable, other 4xx kInvalidArgument, else kInternal).
+class HttpError : public Error {
  public:
   HttpError(int status, const std::string& message, Headers headers = {})
-      : std::runtime_error(message), status_(status), headers_(std::move(headers)) {}
+      : Error(message, code_for_status(status)), status_(status), headers_(std::move(headers)) {}
   int status() const { return status_; }
   const Headers& headers() const { return headers_; }
 
  private:
+  static ErrorCode code_for_status(int status);
+
   int status_;
   Headers headers_;
 };

@@ -1,29 +1,34 @@
 // cserve/methods.hpp — a deployment's methods callable by name with JSON arguments, for untyped
-// handles (DeploymentHandle<>) and handle.method("name").
+// handles (DeploymentHandle<>), handle.method("name"), and (later) callers in other processes.
 //
 //   class Model {
 //    public:
 //     static void methods(cserve::Methods<Model>& m) {
-//       m.add("predict", &Model::predict).add("info", &Model::info);
+//       m.add("predict", &Model::predict).add("info", &Model::info).add("tokens", &Model::tokens);
 //     }
 //     float predict(std::vector<float> x, float scale);
 //     cserve::Task<cserve::Json> info();
+//     cserve::Stream<std::string> tokens(int n);
 //   };
 //
 //   cserve::DeploymentHandle<> h = serve.get_app_handle("model");
 //   cserve::Json y = h.method("predict").remote(std::vector<float>{1, 2}, 0.5f).result();
+//   auto tokens = h.method("tokens").stream(3);           // a DeploymentStream<cserve::Json>
 //
 // Arguments travel as one JSON array, each converted with nlohmann's to_json/from_json; the
-// result comes back as JSON (void as null). A method may be a coroutine (Task<R>). The call
-// operator is callable as "__call__" without registration when every parameter converts from
-// JSON. A call naming no such method, or with arguments of the wrong count or type, fails with
-// cserve::Error saying which.
+// result comes back as JSON (void as null); a method returning Stream<U> is called with stream()
+// and yields its items as JSON. A method may be a coroutine (Task<R>). The call operator is
+// callable as "__call__" without registration when its parameters convert from JSON and its
+// result converts to JSON. A call naming no such method, with arguments of the wrong count or
+// type, or with remote() for a stream (or stream() for a value), fails with cserve::Error
+// (kNotFound or kInvalidArgument) saying which.
 // Thread-safety: built once per replica, before it serves; calls run on the replica's strand.
 #pragma once
 
 #include <cserve/detail/unique_function.hpp>
 #include <cserve/error.hpp>
 #include <cserve/json.hpp>
+#include <cserve/stream.hpp>
 #include <cserve/task.hpp>
 
 #include <cstddef>
@@ -63,14 +68,54 @@ struct AllFromJson;
 template <class... A>
 struct AllFromJson<std::tuple<A...>> : std::bool_constant<(FromJson<A> && ...)> {};
 
-// The call operator, when it is one member function whose parameters all convert from JSON.
-template <class T>
-concept JsonCallOperator = requires { &T::operator(); } &&
-                           AllFromJson<typename MemberFunction<decltype(&T::operator())>::args>::value;
+// A value that becomes JSON: void (null) or anything nlohmann::json is constructible from.
+template <class V>
+concept ToJson = std::is_void_v<V> || std::is_constructible_v<Json, V>;
 
+// What a method called by name may return: a JSON-convertible value, a Task of one, or a
+// Stream of JSON-convertible items.
 template <class R>
-void to_json_result(R&& r, JsonDone& done) {
-  done(Json(std::forward<R>(r)), nullptr);
+struct JsonResultOf : std::bool_constant<ToJson<R>> {};
+template <class V>
+struct JsonResultOf<Task<V>> : std::bool_constant<ToJson<V>> {};
+template <class U>
+struct JsonResultOf<Stream<U>> : std::bool_constant<std::is_constructible_v<Json, U>> {};
+
+// The call operator, when it is one member function whose parameters all convert from JSON and
+// whose result converts to JSON.
+template <class T>
+concept JsonCallOperator =
+    requires { &T::operator(); } &&
+    AllFromJson<typename MemberFunction<decltype(&T::operator())>::args>::value &&
+    JsonResultOf<typename MemberFunction<decltype(&T::operator())>::result>::value;
+
+template <class U>
+Stream<Json> as_json_stream(Stream<U> items) {
+  while (auto item = co_await items.next()) co_yield Json(std::move(*item));
+}
+
+// Converts a JSON array of arguments to the parameter tuple of a method; throws Error
+// (kInvalidArgument) naming the method and the argument.
+template <class Args, std::size_t... I>
+Args arguments_from_json(const std::string& name, const Json& args, std::index_sequence<I...>) {
+  constexpr std::size_t n = sizeof...(I);
+  if (!args.is_array() || args.size() != n) {
+    throw Error("method '" + name + "' takes " + std::to_string(n) + " argument(s), got " +
+                    (args.is_array() ? std::to_string(args.size()) : std::string("a non-array")),
+                ErrorCode::kInvalidArgument);
+  }
+  Args converted;
+  auto convert = [&](auto& slot, std::size_t i) {
+    try {
+      slot = args[i].template get<std::decay_t<decltype(slot)>>();
+    } catch (const Json::exception& e) {
+      throw Error("method '" + name + "': argument " + std::to_string(i + 1) + ": " + e.what(),
+                  ErrorCode::kInvalidArgument);
+    }
+  };
+  (convert(std::get<I>(converted), I), ...);
+  (void)convert;  // (unused for a method without parameters)
+  return converted;
 }
 
 }  // namespace detail
@@ -83,54 +128,80 @@ class Methods {
     requires std::is_member_function_pointer_v<M>
   Methods& add(std::string name, M method) {
     using Args = typename detail::MemberFunction<M>::args;
+    using R = typename detail::MemberFunction<M>::result;
     static_assert(detail::AllFromJson<Args>::value,
                   "a method called by name takes parameters that nlohmann::json converts from");
-    invokers_[std::move(name)] = [method, name](T& t, Json args, detail::JsonDone done) {
-      invoke(name, method, t, std::move(args), std::move(done), std::make_index_sequence<std::tuple_size_v<Args>>{});
-    };
+    static_assert(detail::JsonResultOf<R>::value,
+                  "a method called by name returns void, a value nlohmann::json converts from, a "
+                  "cserve::Task of one, or a cserve::Stream of such items");
+    constexpr auto indices = std::make_index_sequence<std::tuple_size_v<Args>>{};
+    Entry entry;
+    if constexpr (detail::IsStream<R>::value) {
+      entry.stream = [method, name](T& t, const Json& args) {
+        return std::apply(
+            [&](auto&&... a) { return detail::as_json_stream(std::invoke(method, t, std::move(a)...)); },
+            detail::arguments_from_json<Args>(name, args, indices));
+      };
+    } else {
+      entry.call = [method, name](T& t, Json args, detail::JsonDone done) {
+        invoke<R, Args>(name, method, t, args, std::move(done), indices);
+      };
+    }
+    entries_[std::move(name)] = std::move(entry);
     return *this;
   }
 
-  bool has(const std::string& name) const { return invokers_.count(name) != 0; }
+  bool has(const std::string& name) const { return entries_.count(name) != 0; }
 
   // Calls method `name` of `t`; `done` gets its result as JSON or its error, exactly once.
   void call(T& t, const std::string& name, Json args, detail::JsonDone done) const {
-    auto it = invokers_.find(name);
-    if (it == invokers_.end()) {
-      std::string known;
-      for (const auto& [n, f] : invokers_) known += (known.empty() ? "" : ", ") + n;
-      return done(nullptr, std::make_exception_ptr(Error(
-                               "no method '" + name + "' callable by name (known: " +
-                               (known.empty() ? std::string("none") : known) +
-                               "; register methods in a static methods(cserve::Methods<T>&) hook)")));
+    const Entry* e = nullptr;
+    try {
+      e = &find(name);
+      if (!e->call) {
+        throw Error("method '" + name + "' returns a stream: call it with stream(...)",
+                    ErrorCode::kInvalidArgument);
+      }
+    } catch (...) {
+      return done(nullptr, std::current_exception());
     }
-    it->second(t, std::move(args), std::move(done));
+    e->call(t, std::move(args), std::move(done));
+  }
+
+  // Calls method `name` of `t`, which returns a stream, and gives its items as JSON. Throws
+  // cserve::Error for an unknown method, a method that is not a stream, or bad arguments.
+  Stream<Json> stream(T& t, const std::string& name, const Json& args) const {
+    const Entry& e = find(name);
+    if (!e.stream) {
+      throw Error("method '" + name + "' does not return a stream: call it with remote(...)",
+                  ErrorCode::kInvalidArgument);
+    }
+    return e.stream(t, args);
   }
 
  private:
-  using Invoker = std::function<void(T&, Json, detail::JsonDone)>;
+  struct Entry {
+    std::function<void(T&, Json, detail::JsonDone)> call;  // set for a value (or Task) method
+    std::function<Stream<Json>(T&, const Json&)> stream;   // set for a Stream method
+  };
 
-  template <class M, std::size_t... I>
-  static void invoke(const std::string& name, M method, T& t, Json args, detail::JsonDone done,
-                     std::index_sequence<I...>) {
-    using Args = typename detail::MemberFunction<M>::args;
-    using R = typename detail::MemberFunction<M>::result;
-    constexpr std::size_t n = sizeof...(I);
+  const Entry& find(const std::string& name) const {
+    auto it = entries_.find(name);
+    if (it != entries_.end()) return it->second;
+    std::string known;
+    for (const auto& [n, f] : entries_) known += (known.empty() ? "" : ", ") + n;
+    throw Error("no method '" + name + "' callable by name (known: " +
+                    (known.empty() ? std::string("none") : known) +
+                    "; register methods in a static methods(cserve::Methods<T>&) hook)",
+                ErrorCode::kNotFound);
+  }
+
+  template <class R, class Args, class M, std::size_t... I>
+  static void invoke(const std::string& name, M method, T& t, const Json& args,
+                     detail::JsonDone done, std::index_sequence<I...> indices) {
     Args converted;
     try {
-      if (!args.is_array() || args.size() != n) {
-        throw Error("method '" + name + "' takes " + std::to_string(n) + " argument(s), got " +
-                    (args.is_array() ? std::to_string(args.size()) : std::string("a non-array")));
-      }
-      auto convert = [&](auto& slot, std::size_t i) {
-        try {
-          slot = args[i].template get<std::decay_t<decltype(slot)>>();
-        } catch (const Json::exception& e) {
-          throw Error("method '" + name + "': argument " + std::to_string(i + 1) + ": " + e.what());
-        }
-      };
-      (convert(std::get<I>(converted), I), ...);
-      (void)convert;  // (unused for a method without parameters)
+      converted = detail::arguments_from_json<Args>(name, args, indices);
     } catch (...) {
       return done(nullptr, std::current_exception());
     }
@@ -143,7 +214,7 @@ class Methods {
                                 promise.take();
                                 done(nullptr, nullptr);
                               } else {
-                                detail::to_json_result(promise.take(), done);
+                                done(Json(promise.take()), nullptr);
                               }
                             } catch (...) {
                               done(nullptr, std::current_exception());
@@ -153,14 +224,14 @@ class Methods {
         std::invoke(method, t, std::move(std::get<I>(converted))...);
         done(nullptr, nullptr);
       } else {
-        detail::to_json_result(std::invoke(method, t, std::move(std::get<I>(converted))...), done);
+        done(Json(std::invoke(method, t, std::move(std::get<I>(converted))...)), nullptr);
       }
     } catch (...) {
       if (done) done(nullptr, std::current_exception());
     }
   }
 
-  std::map<std::string, Invoker> invokers_;
+  std::map<std::string, Entry> entries_;
 };
 
 }  // namespace cserve

@@ -89,12 +89,12 @@ std::string CallContext::describe() const {
   return "request " + request_id();
 }
 
-std::exception_ptr CallContext::error() const {
-  if (reason() == CancelReason::kTimedOut) return std::make_exception_ptr(TimeoutError(describe()));
-  return std::make_exception_ptr(CancelledError(describe()));
-}
+std::exception_ptr CallContext::error() const { return to_exception(failure()); }
 
-int CallContext::status() const { return reason() == CancelReason::kTimedOut ? 408 : 499; }
+Failure CallContext::failure() const {
+  return {reason() == CancelReason::kTimedOut ? ErrorCode::kDeadlineExceeded : ErrorCode::kCancelled,
+          describe()};
+}
 
 const std::shared_ptr<CallContext>& current_call() { return t_call ? *t_call : kNoCall; }
 

@@ -106,6 +106,17 @@ Response Response::text(std::string body, int status) {
   return r;
 }
 
+ErrorCode HttpError::code_for_status(int status) {
+  switch (status) {
+    case 404: return ErrorCode::kNotFound;
+    case 408: return ErrorCode::kDeadlineExceeded;
+    case 413: return ErrorCode::kTooLarge;
+    case 499: return ErrorCode::kCancelled;
+    case 503: return ErrorCode::kUnavailable;
+    default: return status >= 400 && status < 500 ? ErrorCode::kInvalidArgument : ErrorCode::kInternal;
+  }
+}
+
 Response error_response(int status, std::string_view message, std::string_view request_id) {
   return Response::json(Json{{"error", message}, {"request_id", request_id}}, status);
 }

@@ -17,6 +17,7 @@
 #pragma once
 
 #include "common/clock.hpp"
+#include "proxy/proxy_state.hpp"
 #include "router/route_table.hpp"
 
 #include <cserve/serve.hpp>
@@ -32,7 +33,7 @@ class HttpProxy {
  public:
   // Answers a request on the I/O thread itself, before the route table (the admin API); nullopt
   // lets it go on to the routes. Must be quick: it blocks the connection's thread.
-  using LocalHandler = std::function<std::optional<Response>(const Request&)>;
+  using LocalHandler = ProxyState::LocalHandler;
 
   // `record_metrics`: count this proxy's requests in the cserve_num_http_* metrics.
   explicit HttpProxy(HttpOptions options, LocalHandler local = {}, bool record_metrics = true);

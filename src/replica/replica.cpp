@@ -45,27 +45,17 @@ void resume_outside_replica(std::coroutine_handle<> h) {
 }
 }  // namespace detail
 
-Response response_for_exception(const std::exception_ptr& error, const Request& req) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const HttpError& e) {
-    Response r = error_response(e.status(), e.what(), req.request_id());
-    r.headers.insert(r.headers.end(), e.headers().begin(), e.headers().end());
-    return r;
-  } catch (const TimeoutError& e) {  // the request's deadline passed while it awaited something
-    return error_response(408, e.what(), req.request_id());
-  } catch (const CancelledError& e) {  // its client went away: nobody reads this answer
-    return error_response(499, e.what(), req.request_id());
-  } catch (...) {
-    std::string where = t_replica ? t_replica->id() : std::string("replica");
-    std::string deployment = t_replica ? t_replica->context().deployment : std::string("?");
-    CSERVE_LOG(kError, "replica") << where << " request " << req.request_id() << " " << req.method()
-                                  << " " << req.full_path() << " raised: " << describe_exception(error);
-    return error_response(500,
-                          "internal error in deployment '" + deployment + "' (request " +
-                              req.request_id() + "; see the replica's log)",
-                          req.request_id());
-  }
+Failure describe_handler_failure(const std::exception_ptr& error, std::string_view request_id,
+                                 std::string_view what) {
+  Failure f = failure_of(error);
+  if (f.code != ErrorCode::kInternal) return f;
+  const std::string where = t_replica ? t_replica->id() : std::string("replica");
+  const std::string deployment = t_replica ? t_replica->context().deployment : std::string("?");
+  CSERVE_LOG(kError, "replica") << where << " request " << request_id << " " << what
+                                << " raised: " << describe_exception(error);
+  f.message = "internal error in deployment '" + deployment + "' (request " + std::string(request_id) +
+              "; see the replica's log)";
+  return f;
 }
 
 Replica::Replica(ReplicaContext context, std::unique_ptr<Strand> strand, Maker maker)
@@ -167,12 +157,12 @@ void Replica::execute(detail::Call call, UniqueFunction<void()> finished) {
   strand_->post([self = shared_from_this(), call = std::move(call),
                  finished = std::move(finished)]() mutable {
     if (!self->callable_) {
-      call.reject(503, "replica " + self->id() + " is not serving");
+      call.reject({ErrorCode::kUnavailable, "replica " + self->id() + " is not serving"});
       finished();
       return;
     }
     if (call.context->cancelled()) {  // cancelled on its way here: never started
-      call.reject(call.context->status(), call.context->describe());
+      call.reject(call.context->failure());
       finished();
       return;
     }

@@ -85,8 +85,11 @@ class Replica : public detail::Resumer, public std::enable_shared_from_this<Repl
   Series& latency_ms_;
 };
 
-// The answer to an HTTP handler's exception: HttpError's status and message, or 500 naming the
-// request id (the exception itself is logged with the replica and request ids).
-Response response_for_exception(const std::exception_ptr& error, const Request& req);
+// What a handler's exception (other than HttpError, which is an answer) means for its caller:
+// a cserve::Error's code and message; for anything else (or an Error with kInternal) kInternal
+// with a message that names the deployment and the request id, the exception itself logged with
+// the replica's and the request's ids. Call it on the replica's strand.
+Failure describe_handler_failure(const std::exception_ptr& error, std::string_view request_id,
+                                 std::string_view what);
 
 }  // namespace cserve

@@ -30,21 +30,22 @@ std::shared_ptr<Replica> Router::pick_locked() {
 
 void Router::submit(detail::Call call) {
   const std::shared_ptr<detail::CallContext> context = call.context;
-  if (context->cancelled()) return call.reject(context->status(), context->describe());
+  if (context->cancelled()) return call.reject(context->failure());
   std::shared_ptr<Replica> replica;
-  std::string rejection;
+  Failure rejection;
   std::uint64_t seq = 0;
   bool queued = false;
   {
     std::lock_guard lock(mu_);
     if (closed_) {
-      rejection = closed_reason_;
+      rejection = {ErrorCode::kUnavailable, closed_reason_};
     } else if (live_queued_ == 0 && (replica = pick_locked())) {
       // dispatched below, outside the lock
     } else if (config_.max_queued_requests >= 0 &&
                live_queued_ >= static_cast<std::size_t>(config_.max_queued_requests)) {
-      rejection = "deployment '" + deployment_ + "' is overloaded: " + std::to_string(live_queued_) +
-                  " requests queued (max_queued_requests)";
+      rejection = {ErrorCode::kOverloaded, "deployment '" + deployment_ + "' is overloaded: " +
+                                               std::to_string(live_queued_) +
+                                               " requests queued (max_queued_requests)"};
     } else {
       seq = next_seq_++;
       queue_.push_back(Queued{seq, std::move(call)});
@@ -61,7 +62,7 @@ void Router::submit(detail::Call call) {
     });
     return;
   }
-  call.reject(503, std::move(rejection));
+  call.reject(std::move(rejection));
 }
 
 void Router::drop_cancelled(std::uint64_t seq) {
@@ -75,7 +76,7 @@ void Router::drop_cancelled(std::uint64_t seq) {
     --live_queued_;
     while (!queue_.empty() && !queue_.front().call.run) queue_.pop_front();
   }
-  call.reject(call.context->status(), call.context->describe());
+  call.reject(call.context->failure());
 }
 
 void Router::dispatch(std::shared_ptr<Replica> replica, detail::Call call) {
@@ -127,7 +128,7 @@ void Router::close(const std::string& reason) {
     live_queued_ = 0;
   }
   for (auto& q : rejected) {
-    if (q.call.run) q.call.reject(503, reason);
+    if (q.call.run) q.call.reject({ErrorCode::kUnavailable, reason});
   }
 }
 

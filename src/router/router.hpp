@@ -3,7 +3,7 @@
 // Replica choice is power of two choices over in-flight counts the router reads without a round
 // trip; a replica at max_ongoing_requests is skipped. When every replica is full (or none is
 // running yet) the request waits in a FIFO queue of at most max_queued_requests (-1: unbounded);
-// a full queue answers 503 at once. Each completion frees a slot and dispatches the queue's head.
+// a full queue rejects at once (kOverloaded). Each completion frees a slot and dispatches the queue's head.
 // A queued call whose request is cancelled (client gone, request_timeout_s passed) leaves the
 // queue at once and is answered with its context's status; it never reaches a replica.
 // Thread-safety: every member function is safe from any thread; the router's mutex guards the
@@ -33,12 +33,12 @@ class Router : public detail::CallSink, public std::enable_shared_from_this<Rout
 
   Router(std::string deployment, Config config, std::uint64_t seed);
 
-  // Dispatches `call` now, queues it, or rejects it (503) when the queue is full or the router
-  // is closed.
+  // Dispatches `call` now, queues it, or rejects it: kOverloaded when the queue is full,
+  // kUnavailable when the router is closed.
   void submit(detail::Call call) override;
   // Replaces the routable replicas (those RUNNING) and the limits; dispatches what can go now.
   void update(std::vector<std::shared_ptr<Replica>> replicas, Config config);
-  // Answers every queued request and every later one with 503 `reason` (the deployment was
+  // Rejects every queued request and every later one with kUnavailable `reason` (the deployment was
   // deleted, or failed with no replica left to serve) until reopen().
   void close(const std::string& reason);
   void reopen();

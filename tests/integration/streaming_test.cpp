@@ -2,6 +2,7 @@
 #include <cserve/cserve.hpp>
 
 #include "support/http_client.hpp"
+#include "support/local_serve.hpp"
 
 #include "common/asio.hpp"
 
@@ -162,6 +163,7 @@ TEST_F(Streaming, AGeneratorThatThrowsCutsTheResponseOff) {
   EXPECT_EQ(test::HttpClient(port_).get("/t/ticks?n=1&ms=1").status, 200);
 }
 
+
 }  // namespace
 }  // namespace cserve
 
@@ -243,6 +245,95 @@ TEST(HandleStreams, DroppingTheStreamStopsTheGeneratorAndFreesTheSlot) {
   EXPECT_TRUE(g_words_destroyed.load());
   auto next = h.method(&Words::spell).remote(std::string("ok"), 1);  // the only slot is free again
   EXPECT_EQ(next.next().result(5s), "ok");
+}
+
+
+// A user's class whose call operator streams and takes a plain int: found by a user's own
+// program, which did not compile before (the call operator was registered for calls by name and
+// its Stream result was turned into JSON).
+class Countdown {
+ public:
+  Stream<std::string> operator()(int n) {
+    if (n < 0) throw Error("n must be >= 0", ErrorCode::kInvalidArgument);
+    for (int i = n; i > 0; --i) {
+      co_await sleep_for(1ms);
+      co_yield std::to_string(i) + ";";
+    }
+  }
+};
+
+// An ingress that re-streams the Countdown's items over HTTP (?n=...).
+class CountdownProxy {
+ public:
+  explicit CountdownProxy(DeploymentHandle<Countdown> inner) : inner_(std::move(inner)) {}
+  Stream<std::string> operator()(const Request& req) {
+    auto items = inner_.remote(std::stoi(req.query("n").value_or("3")));
+    while (auto item = co_await items.next()) co_yield *item;
+  }
+
+ private:
+  DeploymentHandle<Countdown> inner_;
+};
+
+TEST(StreamCallOperator, ThroughATypedHandle) {
+  Serve serve = start({.http_enabled = false, .cpus = 4});
+  DeploymentHandle<Countdown> h = serve.run(deployment<Countdown>().bind());
+  auto items = h.remote(3);
+  std::string all;
+  while (auto item = items.next().result(5s)) all += *item;
+  EXPECT_EQ(all, "3;2;1;");
+}
+
+TEST(StreamCallOperator, ByNameThroughAnUntypedHandle) {
+  Serve serve = start({.http_enabled = false, .cpus = 4});
+  serve.run(deployment<Countdown>().bind(), {.name = "countdown"});
+  DeploymentHandle<> h = serve.get_app_handle("countdown");
+  auto items = h.method("__call__").stream(2);
+  std::vector<Json> got;
+  while (auto item = items.next().result(5s)) got.push_back(*item);
+  EXPECT_EQ(got, (std::vector<Json>{"2;", "1;"}));
+  // remote() of a stream is refused with a message that says what to do instead.
+  try {
+    h.remote(2).result(5s);
+    ADD_FAILURE() << "remote() of a stream method returned";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("stream(...)"), std::string::npos) << e.what();
+  }
+  // Bad arguments name the argument.
+  auto bad = h.method("__call__").stream("three");
+  try {
+    bad.next().result(5s);
+    ADD_FAILURE() << "a string converted to int";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("argument 1"), std::string::npos) << e.what();
+  }
+}
+
+TEST(StreamCallOperator, OverHttpWithAJsonArgumentAndThroughAnIngress) {
+  Serve serve = test::start_local();
+  serve.run(deployment<Countdown>().bind(), {.name = "direct", .route_prefix = "/countdown"});
+  serve.run(deployment<CountdownProxy>().bind(deployment<Countdown>().bind()),
+            {.name = "proxied", .route_prefix = "/proxied"});
+  test::HttpClient client(serve.http_port());
+  // The body is the call operator's one argument.
+  auto direct = client.request("POST", "/countdown", "4", {{"Content-Type", "application/json"}});
+  EXPECT_EQ(direct.status, 200);
+  EXPECT_EQ(direct.body, "4;3;2;1;");
+  EXPECT_EQ(direct.header("transfer-encoding"), "chunked");
+  auto proxied = client.get("/proxied?n=2");
+  EXPECT_EQ(proxied.status, 200);
+  EXPECT_EQ(proxied.body, "2;1;");
+  // Bad input: not JSON, not an int, and an error the handler raises before streaming.
+  auto not_json = client.request("POST", "/countdown", "four");
+  EXPECT_EQ(not_json.status, 400) << not_json.body;
+  auto not_int = client.request("POST", "/countdown", "\"four\"");
+  EXPECT_EQ(not_int.status, 400) << not_int.body;
+  EXPECT_NE(not_int.body.find("argument 1"), std::string::npos) << not_int.body;
+  auto negative = client.request("POST", "/countdown", "-1");
+  EXPECT_EQ(negative.status, 400) << negative.body;
+  EXPECT_NE(negative.body.find("n must be >= 0"), std::string::npos) << negative.body;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <cserve/detail/call_context.hpp>
 #include <cserve/detail/unique_function.hpp>
+#include <cserve/error.hpp>
 
 #include <memory>
 #include <string>
@@ -15,14 +16,15 @@ class ReplicaCallable;
 
 struct Call {
   // The request this call serves (never null): its id, deadline and cancellation. A call whose
-  // context is cancelled is answered with reject(context->status(), ...) instead of running.
+  // context is cancelled is answered with reject(context->failure()) instead of running.
   std::shared_ptr<CallContext> context;
   // Runs on the chosen replica's strand with its user object. Must call `done` exactly once,
   // when the call has finished — at once, or later from a coroutine resumed on that strand.
   UniqueFunction<void(ReplicaCallable& target, UniqueFunction<void()> done)> run;
-  // Answers the call when no replica will run it: 503 (queue full, deployment gone or failed),
-  // 408 (its deadline passed) or 499 (cancelled).
-  UniqueFunction<void(int status, std::string message)> reject;
+  // Answers the call when no replica will run it: kOverloaded (queue full), kUnavailable
+  // (deployment gone or failed, replica stopped), kDeadlineExceeded or kCancelled. Called at most
+  // once, and never after run.
+  UniqueFunction<void(Failure)> reject;
 };
 
 // Where calls for one deployment go: its router. Handles hold one.

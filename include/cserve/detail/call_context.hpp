@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cserve/detail/unique_function.hpp>
+#include <cserve/error.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -60,8 +61,8 @@ class CallContext {
 
   // What a cancelled call fails with: TimeoutError for the deadline, else CancelledError.
   std::exception_ptr error() const;
-  // The HTTP status that matches reason(): 408 for the deadline, else 499.
-  int status() const;
+  // What a call of a cancelled context fails with: kDeadlineExceeded or kCancelled, described.
+  Failure failure() const;
   std::string describe() const;
 
  private:

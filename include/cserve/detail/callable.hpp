@@ -3,10 +3,10 @@
 // Thread-safety: a ReplicaCallable is used by one replica, on its strand only.
 #pragma once
 
+#include <cserve/detail/resumer.hpp>
 #include <cserve/detail/to_response.hpp>
 #include <cserve/detail/unique_function.hpp>
 #include <cserve/http.hpp>
-#include <cserve/detail/resumer.hpp>
 #include <cserve/methods.hpp>
 #include <cserve/routes.hpp>
 #include <cserve/stream.hpp>
@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -120,6 +121,8 @@ class ReplicaCallable {
   virtual void handle(Request& req, OutcomeCallback done) = 0;
   // Calls a method by name with JSON arguments (untyped handles); `done` gets the result.
   virtual void call_method(const std::string& name, Json args, JsonDone done) = 0;
+  // Calls a Stream method by name with JSON arguments; its items as JSON. Throws cserve::Error.
+  virtual Stream<Json> open_stream(const std::string& name, const Json& args) = 0;
   // Delivers user_config. May throw.
   virtual void reconfigure(const Json& config) = 0;
   // Runs the user's check_health() if it has one; throws when unhealthy.
@@ -159,8 +162,9 @@ concept CallableWithRequest = std::is_invocable_v<T&, const Request&>;
 template <class T>
 concept CallableWithNothing = std::is_invocable_v<T&>;
 
-// Any class can be a deployment: an HTTP entry point (a call operator or routes) is needed only
-// for an ingress that HTTP reaches; other deployments are called through handles.
+// Any class can be a deployment: an HTTP entry point (routes, or a call operator taking a
+// Request, nothing, or JSON-convertible parameters) is needed only for an ingress that HTTP
+// reaches; other deployments are called through handles.
 template <class T>
 concept Servable = std::is_class_v<T>;
 
@@ -184,10 +188,13 @@ class CallableFor final : public ReplicaCallable {
                        std::move(done));
     } else if constexpr (CallableWithNothing<T>) {
       run_http_handler([&]() -> decltype(auto) { return target_(); }, std::move(done));
+    } else if constexpr (JsonCallOperator<T>) {
+      handle_json_call(req, std::move(done));
     } else {
       done(HandlerOutcome{{}, std::make_exception_ptr(HttpError(
-                                  404, "this deployment has no HTTP entry point (no call operator "
-                                       "taking a Request or nothing, no routes)"))});
+                                  404, "this deployment has no HTTP entry point (no routes, no call "
+                                       "operator taking a Request, nothing, or JSON-convertible "
+                                       "parameters)"))});
     }
   }
 
@@ -203,9 +210,38 @@ class CallableFor final : public ReplicaCallable {
     if constexpr (HasCheckHealth<T>) target_.check_health();
   }
 
+  Stream<Json> open_stream(const std::string& name, const Json& args) override {
+    return methods_.stream(target_, name, args);
+  }
+
   void* object() override { return &target_; }
 
  private:
+  // A call operator taking JSON-convertible parameters, over HTTP: the body is its one argument,
+  // or a JSON array of its arguments when it takes several.
+  void handle_json_call(Request& req, OutcomeCallback done) {
+    using Args = typename MemberFunction<decltype(&T::operator())>::args;
+    constexpr std::size_t n = std::tuple_size_v<Args>;
+    std::optional<Args> args;
+    try {
+      Json body = req.json();
+      Json array = Json::array();
+      if constexpr (n == 1) {
+        array.push_back(std::move(body));
+      } else {
+        array = std::move(body);
+      }
+      args.emplace(arguments_from_json<Args>("__call__", array, std::make_index_sequence<n>{}));
+    } catch (...) {
+      return done(HandlerOutcome{{}, std::current_exception()});
+    }
+    run_http_handler(
+        [&]() -> decltype(auto) {
+          return std::apply([&](auto&... a) -> decltype(auto) { return target_(std::move(a)...); }, *args);
+        },
+        std::move(done));
+  }
+
   T target_;
   struct NoRoutes {};
   [[no_unique_address]] std::conditional_t<HasRoutes<T>, Routes<T>, NoRoutes> routes_;

@@ -45,7 +45,9 @@ struct Echo {
 struct Fixture {
   std::shared_ptr<TaskQueue> queue = std::make_shared<TaskQueue>();
   std::vector<std::shared_ptr<Replica>> replicas;
-  std::vector<std::pair<std::string, int>> answers;  // (body, status) in completion order
+  // (body, outcome) in completion order; the outcome is "200" for an answer, or the reason code
+  // of a rejection ("OVERLOADED", "CANCELLED", ...).
+  std::vector<std::pair<std::string, std::string>> answers;
 
   std::shared_ptr<Replica> add_replica(const std::string& id) {
     auto def = deployment<Echo>().bind().ingress();
@@ -66,11 +68,11 @@ struct Fixture {
     c.run = [this, path](detail::ReplicaCallable& target, UniqueFunction<void()> done) {
       auto req = std::make_shared<Request>("GET", path);
       target.handle(*req, [this, req, done = std::move(done)](detail::HandlerOutcome out) mutable {
-        answers.emplace_back(out.response.body, out.response.status);
+        answers.emplace_back(out.response.body, std::to_string(out.response.status));
         done();
       });
     };
-    c.reject = [this](int status, std::string message) { answers.emplace_back(message, status); };
+    c.reject = [this](Failure f) { answers.emplace_back(f.message, std::string(to_string(f.code))); };
     return c;
   }
 };
@@ -100,12 +102,12 @@ TEST(Router, FullQueueAnswers503AtOnce) {
   router->submit(f.call("/2"));  // queued
   router->submit(f.call("/3"));  // rejected
   ASSERT_EQ(f.answers.size(), 1u);
-  EXPECT_EQ(f.answers[0].second, 503);
+  EXPECT_EQ(f.answers[0].second, "OVERLOADED");
   EXPECT_NE(f.answers[0].first.find("max_queued_requests"), std::string::npos);
   f.queue->run_all();
   ASSERT_EQ(f.answers.size(), 3u);
-  EXPECT_EQ(f.answers[1].second, 200);
-  EXPECT_EQ(f.answers[2].second, 200);
+  EXPECT_EQ(f.answers[1].second, "200");
+  EXPECT_EQ(f.answers[2].second, "200");
 }
 
 TEST(Router, SpreadsOverReplicasByInFlightCount) {
@@ -155,14 +157,14 @@ TEST(Router, CloseAnswersQueuedAndLaterRequests) {
   router->submit(f.call("/"));
   ASSERT_EQ(f.answers.size(), 2u);
   for (auto& [body, status] : f.answers) {
-    EXPECT_EQ(status, 503);
+    EXPECT_EQ(status, "UNAVAILABLE");
     EXPECT_NE(body.find("deployment deleted"), std::string::npos);
   }
   router->reopen();
   router->update({f.add_replica("a")}, {5, -1});
   router->submit(f.call("/"));
   f.queue->run_all();
-  EXPECT_EQ(f.answers.back().second, 200);
+  EXPECT_EQ(f.answers.back().second, "200");
 }
 
 TEST(Router, CancelledQueuedCallLeavesTheQueueAtOnceAndNeverRuns) {
@@ -180,9 +182,9 @@ TEST(Router, CancelledQueuedCallLeavesTheQueueAtOnceAndNeverRuns) {
   late->cancel(detail::CancelReason::kTimedOut);
   EXPECT_EQ(router->queued(), 0u);
   ASSERT_EQ(f.answers.size(), 2u);
-  EXPECT_EQ(f.answers[0].second, 499);
+  EXPECT_EQ(f.answers[0].second, "CANCELLED");
   EXPECT_NE(f.answers[0].first.find("client disconnected"), std::string::npos);
-  EXPECT_EQ(f.answers[1].second, 408);
+  EXPECT_EQ(f.answers[1].second, "DEADLINE_EXCEEDED");
 
   // Their places are free again: max_queued_requests counts live calls only.
   router->submit(f.call("/next1"));
@@ -204,7 +206,7 @@ TEST(Router, CallCancelledOnItsWayToTheReplicaIsNotStarted) {
   context->cancel(detail::CancelReason::kCancelled);
   f.queue->run_all();
   ASSERT_EQ(f.answers.size(), 1u);
-  EXPECT_EQ(f.answers[0].second, 499);
+  EXPECT_EQ(f.answers[0].second, "CANCELLED");
   EXPECT_EQ(f.replicas[0]->in_flight(), 0);
 }
 
@@ -216,7 +218,7 @@ TEST(Router, AlreadyCancelledCallIsAnsweredWithoutQueueing) {
   router->submit(f.call("/x", context));
   EXPECT_EQ(router->queued(), 0u);
   ASSERT_EQ(f.answers.size(), 1u);
-  EXPECT_EQ(f.answers[0].second, 408);
+  EXPECT_EQ(f.answers[0].second, "DEADLINE_EXCEEDED");
 }
 
 TEST(CallContext, ChildrenShareTheRequestAndFollowTheParentsCancellation) {
@@ -230,7 +232,7 @@ TEST(CallContext, ChildrenShareTheRequestAndFollowTheParentsCancellation) {
   parent->cancel(detail::CancelReason::kCancelled);  // the first reason wins
   EXPECT_EQ(ran, 1);
   EXPECT_EQ(grandchild->reason(), detail::CancelReason::kTimedOut);
-  EXPECT_EQ(grandchild->status(), 408);
+  EXPECT_EQ(grandchild->failure().code, ErrorCode::kDeadlineExceeded);
   EXPECT_THROW(std::rethrow_exception(grandchild->error()), TimeoutError);
   // A callback registered after the cancellation runs at once.
   child->on_cancel([&] { ++ran; });

@@ -1,0 +1,358 @@
+#include "proxy/connection.hpp"
+
+#include "proxy/builtin_routes.hpp"
+#include "proxy/http_errors.hpp"
+
+#include "api/request_id.hpp"
+#include "common/check.hpp"
+#include "common/clock.hpp"
+#include "common/describe_exception.hpp"
+#include "common/logging.hpp"
+
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+namespace cserve {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+Headers headers_of(const http::request<http::string_body>& req) {
+  Headers headers;
+  headers.reserve(8);
+  for (const auto& f : req) headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  return headers;
+}
+
+bool is_parse_error(const beast::error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_method).category();
+}
+
+std::string request_id_of(const http::request<http::string_body>& req) {
+  auto it = req.find("X-Request-Id");
+  if (it != req.end() && is_acceptable_request_id(it->value())) return std::string(it->value());
+  return make_request_id();
+}
+
+}  // namespace
+
+Connection::Connection(Socket socket, ProxyState& state)
+    : state_(state),
+      socket_(std::move(socket)),
+      timer_(socket_.get_executor(), [this] { on_deadline(); }),
+      metrics_(state.metrics) {}
+
+Connection::~Connection() { state_.remove(this); }
+
+void Connection::assert_on_io_thread() const {
+  CSERVE_DCHECK(const_cast<Socket&>(socket_).get_executor().running_in_this_thread());
+}
+
+void Connection::start() {
+  state_.add(this, weak_from_this());
+  next_request();
+}
+
+void Connection::close_if_idle() {
+  assert_on_io_thread();
+  if (phase_ == Phase::kIdle) close();
+}
+
+// ---- Reading -----------------------------------------------------------------------------------
+
+// After an answer (or at the start): the next request, from bytes already here or to come.
+void Connection::next_request() {
+  exchange_.context.reset();
+  if (state_.draining.load(std::memory_order_relaxed) || peer_closed_) return close();
+  if (buffer_.size() > 0) {
+    if (!watching_) return start_request();
+    // Pipelined bytes are here already: stop the watch, then parse them (on_watch goes on).
+    resume_after_watch_ = true;
+    boost::system::error_code ignored;
+    socket_.cancel(ignored);
+    return;
+  }
+  phase_ = Phase::kIdle;
+  timer_.set(DeadlineTimer::Clock::now() + state_.timeout(state_.options.keep_alive_timeout_s),
+             shared_from_this());
+  if (!watching_) watch();
+}
+
+void Connection::watch() {
+  watching_ = true;
+  socket_.async_read_some(buffer_.prepare(8192), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+    self->on_watch(ec, n);
+  });
+}
+
+void Connection::on_watch(const boost::system::error_code& ec, std::size_t n) {
+  assert_on_io_thread();
+  watching_ = false;
+  if (phase_ == Phase::kClosed) return;
+  if (!ec) buffer_.commit(n);
+  if (resume_after_watch_) {
+    resume_after_watch_ = false;
+    return start_request();
+  }
+  if (ec) {
+    if (phase_ == Phase::kAwaitingAnswer || phase_ == Phase::kStreaming) {
+      CSERVE_LOG(kInfo, "proxy") << "request " << exchange_.request_id
+                                 << ": client went away before the answer; cancelling it";
+      return close();  // cancels the request
+    }
+    if (phase_ == Phase::kWriting && !timed_out_) {
+      peer_closed_ = true;  // an answer is being written: finish it, then close
+      return;
+    }
+    return close();  // idle timeout, EOF or shutdown
+  }
+  if (phase_ == Phase::kIdle) return start_request();
+  // A pipelined request arrives while this one is processed: keep it, within a bound.
+  if (buffer_.size() < state_.options.max_header_bytes + 8192) watch();
+}
+
+void Connection::start_request() {
+  phase_ = Phase::kReading;
+  exchange_.access_target.clear();
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(state_.options.max_header_bytes));
+  parser_->body_limit(state_.options.max_body_bytes);
+  read_header();
+}
+
+void Connection::read_header() {
+  timer_.set(DeadlineTimer::Clock::now() + state_.timeout(state_.options.header_timeout_s), shared_from_this());
+  http::async_read_header(socket_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    if (ec) return self->on_read_error(ec);
+    self->on_header();
+  });
+}
+
+void Connection::on_header() {
+  const auto& req = parser_->get();
+  exchange_.request_id = request_id_of(req);
+  timer_.set(DeadlineTimer::Clock::now() + state_.timeout(state_.options.body_timeout_s), shared_from_this());
+  if (beast::iequals(req[http::field::expect], "100-continue") && !parser_->is_done()) {
+    asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ec) return self->close();
+                        self->read_body();
+                      });
+    return;
+  }
+  read_body();
+}
+
+void Connection::read_body() {
+  http::async_read(socket_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    if (ec) return self->on_read_error(ec);
+    self->timer_.clear();  // the replica's time is not the client's to bound
+    self->route(self->parser_->release());
+  });
+}
+
+void Connection::on_read_error(const boost::system::error_code& ec) {
+  if (exchange_.request_id.empty()) exchange_.request_id = make_request_id();
+  if (ec == http::error::header_limit) {
+    return fail(431, "request headers exceed " + std::to_string(state_.options.max_header_bytes) + " bytes");
+  }
+  if (ec == http::error::body_limit) {
+    return fail(413, "request body exceeds " + std::to_string(state_.options.max_body_bytes) + " bytes");
+  }
+  if (timed_out_) {
+    timed_out_ = false;
+    return fail(408, "request not received in time");
+  }
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message || !is_parse_error(ec)) {
+    return close();  // the client went away (or we are shutting down)
+  }
+  fail(400, "malformed request: " + ec.message());
+}
+
+void Connection::on_deadline() {
+  assert_on_io_thread();
+  if (phase_ == Phase::kClosed) return;
+  if (phase_ == Phase::kAwaitingAnswer) return on_request_timeout();
+  timed_out_ = true;
+  boost::system::error_code ignored;
+  socket_.cancel(ignored);  // the pending read or write completes with operation_aborted
+}
+
+// ---- Answering ---------------------------------------------------------------------------------
+
+void Connection::route(http::request<http::string_body> req) {
+  exchange_.keep_alive = req.keep_alive();
+  exchange_.sse = req[http::field::accept].find("text/event-stream") != std::string_view::npos;
+  exchange_.version = req.version();
+  exchange_.head = req.method() == http::verb::head;
+  std::string_view target = req.target();
+  if (target.empty() || target.front() != '/') return fail(400, "request target must be a path starting with '/'");
+  const auto q = target.find('?');
+  const std::string_view path = target.substr(0, q);
+  const std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+
+  if (auto builtin = builtin_response(path, state_)) return respond(std::move(*builtin));
+  if (state_.local) {
+    Request local(std::string(req.method_string()), std::string(path), std::string(query), headers_of(req),
+                  req.body());
+    detail::RequestAccess::set_ids(local, std::string(path), exchange_.request_id);
+    std::optional<Response> answer;
+    try {
+      answer = state_.local(local);
+    } catch (...) {
+      CSERVE_LOG(kError, "proxy") << "request " << exchange_.request_id << " " << path << ": "
+                                  << describe_exception(std::current_exception());
+      answer = error_response(500, "internal error (request " + exchange_.request_id + ")", exchange_.request_id);
+    }
+    if (answer) return respond(std::move(*answer));
+  }
+
+  // This thread's cached table: only this thread replaces it, on a later request.
+  const std::shared_ptr<const RouteTable>& routes = state_.routes();
+  const RouteTable::Match m = routes->match(path);
+  if (log::access_log()) exchange_.access_target = std::string(target);
+  if (state_.record_metrics) {
+    metrics_.begin(m.entry ? m.entry->prefix : std::string(), m.entry ? m.entry->app : std::string(),
+                   std::string(req.method_string()));
+  }
+  if (m.entry == nullptr) {
+    return respond(error_response(
+        404, "no application is serving path '" + std::string(path) + "'; see /-/routes for the routes",
+        exchange_.request_id));
+  }
+  submit(m, req, path, query);
+}
+
+void Connection::submit(const RouteTable::Match& m, http::request<http::string_body>& req, std::string_view path,
+                        std::string_view query) {
+  Request request(std::string(req.method_string()), std::string(m.rest), std::string(query), headers_of(req),
+                  std::move(req.body()));
+  detail::RequestAccess::set_ids(request, std::string(path), exchange_.request_id);
+  auto deadline = DeadlineTimer::Clock::time_point::max();
+  if (state_.options.request_timeout_s) {
+    deadline = DeadlineTimer::Clock::now() + state_.timeout(*state_.options.request_timeout_s);
+  }
+  exchange_.context = std::make_shared<detail::CallContext>(exchange_.request_id, deadline);
+  const std::uint64_t seq = ++exchange_.seq;
+  phase_ = Phase::kAwaitingAnswer;
+  m.entry->router->submit(make_http_call(shared_from_this(), seq, std::move(request), exchange_.context));
+  if (deadline != DeadlineTimer::Clock::time_point::max()) timer_.set(deadline, shared_from_this());
+  watch();
+}
+
+// True when the answer of request `seq` is still wanted: it is the request being awaited.
+bool Connection::answering(std::uint64_t seq) {
+  return phase_ == Phase::kAwaitingAnswer && seq == exchange_.seq;
+}
+
+void Connection::post_answer(std::uint64_t seq, Response answer) {
+  asio::post(socket_.get_executor(), [self = shared_from_this(), seq, answer = std::move(answer)]() mutable {
+    self->assert_on_io_thread();
+    if (self->answering(seq)) self->respond(std::move(answer));
+  });
+}
+
+// request_timeout_s passed before the answer came: 408 now; the request is cancelled (dropped
+// from its queue, or stopped at its next suspension point) and its late answer is dropped.
+void Connection::on_request_timeout() {
+  exchange_.context->cancel(detail::CancelReason::kTimedOut);
+  CSERVE_LOG(kInfo, "proxy") << "request " << exchange_.request_id << " timed out after request_timeout_s="
+                             << *state_.options.request_timeout_s << "s";
+  respond(error_response(
+      408, "request did not finish within request_timeout_s (" + describe_seconds(*state_.options.request_timeout_s) + ")",
+      exchange_.request_id));
+}
+
+// With access logs on: one line per answered request (`ms` < 0: none was open).
+void Connection::log_access(int status, double ms) {
+  if (ms < 0 || !log::access_log()) return;
+  CSERVE_LOG(kInfo, "proxy").request(exchange_.request_id)
+      << metrics_.method() << " " << exchange_.access_target << " " << status << " " << ms << " ms";
+}
+
+void Connection::fail(int status, const std::string& message) {
+  if (state_.record_metrics) metrics_.begin("", "", "");  // unparsed: no route
+  exchange_.keep_alive = false;
+  exchange_.head = false;
+  write(error_response(status, message, exchange_.request_id), /*error_answer=*/true);
+}
+
+// An error answer (`error_answer`) closes the connection after a lingering close.
+void Connection::write(Response r, bool error_answer) {
+  if (phase_ == Phase::kClosed) return;
+  const bool close_after =
+      error_answer || !exchange_.keep_alive || state_.draining.load(std::memory_order_relaxed);
+  if (r.status < 100 || r.status > 599) {
+    CSERVE_LOG(kError, "proxy") << "request " << exchange_.request_id << ": handler chose invalid status "
+                                << r.status << "; answering 500";
+    r = error_response(500, "handler returned invalid HTTP status " + std::to_string(r.status),
+                       exchange_.request_id);
+  }
+  log_access(r.status, metrics_.end(r.status));
+  phase_ = Phase::kWriting;
+  res_ = {};
+  res_.version(exchange_.version);
+  res_.result(static_cast<unsigned>(r.status));
+  res_.set(http::field::server, "cserve");
+  res_.set(http::field::content_type, r.content_type);
+  res_.set("X-Request-Id", exchange_.request_id);
+  for (auto& [k, v] : r.headers) res_.insert(k, v);
+  res_.body() = std::move(r.body);
+  res_.keep_alive(!close_after);
+  res_.prepare_payload();
+  if (exchange_.head) {  // a HEAD answer has the GET answer's headers and no body
+    const auto length = res_.body().size();
+    res_.body().clear();
+    res_.content_length(length);
+  }
+  timer_.set(DeadlineTimer::Clock::now() + state_.timeout(state_.options.body_timeout_s), shared_from_this());
+  http::async_write(socket_, res_,
+                    [self = shared_from_this(), close_after, error_answer](beast::error_code ec, std::size_t) {
+                      self->exchange_.request_id.clear();
+                      if (ec) return self->close();
+                      if (error_answer) return self->lingering_close();
+                      if (close_after) return self->close();
+                      self->next_request();
+                    });
+}
+
+// After an error answer the client may still be sending; read and drop its bytes for a moment
+// so that closing does not reset the connection before it reads the answer.
+void Connection::lingering_close() {
+  phase_ = Phase::kLingering;
+  beast::error_code ec;
+  socket_.shutdown(Socket::shutdown_send, ec);
+  timer_.set(DeadlineTimer::Clock::now() + std::chrono::seconds(1), shared_from_this());
+  drain_some();
+}
+
+void Connection::drain_some() {
+  buffer_.consume(buffer_.size());
+  socket_.async_read_some(buffer_.prepare(16384), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    if (ec) return self->close();
+    self->drain_some();
+  });
+}
+
+void Connection::close() {
+  if (phase_ == Phase::kClosed) return;
+  const Phase was = phase_;
+  phase_ = Phase::kClosed;
+  // A request still being answered is cancelled: nobody is left to read its answer.
+  if (exchange_.context && (was == Phase::kAwaitingAnswer || was == Phase::kStreaming)) {
+    exchange_.context->cancel(detail::CancelReason::kDisconnected);
+  }
+  metrics_.end(0);
+  // A stream between pulls stops now; one mid-pull stops when its chunk arrives.
+  if (!stream_.pulling) end_stream(/*cancel=*/true);
+  timer_.cancel();
+  beast::error_code ec;
+  socket_.shutdown(Socket::shutdown_both, ec);
+  socket_.close(ec);
+}
+
+}  // namespace cserve
