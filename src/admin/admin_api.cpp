@@ -71,8 +71,8 @@ std::optional<Response> AdminApi::handle(const Request& req) const {
                         req.request_id());
 }
 
-std::string validate_admin(const AdminOptions& o) {
-  if (!o.enabled) return "";
+std::optional<std::string> validate_admin(const AdminOptions& o) {
+  if (!o.enabled) return std::nullopt;
   if (o.port < 0 || o.port > 65535) return "admin.port must be 0..65535";
   boost::system::error_code ec;
   auto address = boost::asio::ip::make_address(o.host, ec);
@@ -80,7 +80,7 @@ std::string validate_admin(const AdminOptions& o) {
   if (!address.is_loopback() && o.token.empty()) {
     return "admin.token is required when admin.host (" + o.host + ") is not a loopback address";
   }
-  return "";
+  return std::nullopt;
 }
 
 }  // namespace cserve

@@ -41,7 +41,7 @@ class AdminApi {
   const AdminHooks hooks_;
 };
 
-// "" when the admin options are valid, else a message naming the field.
-std::string validate_admin(const AdminOptions& o);
+// nullopt when the admin options are valid, else a message naming the field.
+std::optional<std::string> validate_admin(const AdminOptions& o);
 
 }  // namespace cserve

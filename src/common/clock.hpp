@@ -1,8 +1,11 @@
-// clock.hpp — time as the controller reads it, behind an interface so that it can be injected.
-// (The decisions themselves — rollout, placement, batching — are pure functions of explicit times.)
-// Thread-safety: SteadyClock is stateless.
+// clock.hpp — time as the controller reads it, behind an interface so that it can be injected:
+// SteadyClock in the runtime, ManualClock in tests (which then drive the controller with tick()
+// and never sleep). The decisions themselves — rollout, placement, health, autoscaling, batching —
+// are pure functions of explicit times.
+// Thread-safety: SteadyClock is stateless; ManualClock's reads and moves are atomic.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <sstream>
 #include <string>
@@ -21,6 +24,17 @@ class Clock {
 class SteadyClock final : public Clock {
  public:
   TimePoint now() const override { return std::chrono::steady_clock::now(); }
+};
+
+// Time that moves only when told to.
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(TimePoint start = TimePoint{} + std::chrono::hours(1)) : now_(start.time_since_epoch().count()) {}
+  TimePoint now() const override { return TimePoint(Duration(now_.load(std::memory_order_acquire))); }
+  void advance(Duration d) { now_.fetch_add(d.count(), std::memory_order_acq_rel); }
+
+ private:
+  std::atomic<Duration::rep> now_;
 };
 
 inline Duration seconds_to_duration(double s) {

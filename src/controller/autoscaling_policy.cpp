@@ -60,7 +60,7 @@ AutoscalingDecision autoscale(const AutoscalingConfig& c, AutoscalingState& s, T
   return d;
 }
 
-std::string validate_autoscaling(const AutoscalingConfig& c) {
+std::optional<std::string> validate_autoscaling(const AutoscalingConfig& c) {
   auto finite = [](double v) { return std::isfinite(v); };
   if (c.min_replicas < 0) return "autoscaling_config.min_replicas must be >= 0";
   if (c.max_replicas < 1) return "autoscaling_config.max_replicas must be >= 1";
@@ -91,7 +91,7 @@ std::string validate_autoscaling(const AutoscalingConfig& c) {
   if (!(finite(c.downscaling_factor) && c.downscaling_factor > 0)) {
     return "autoscaling_config.downscaling_factor must be > 0";
   }
-  return "";
+  return std::nullopt;
 }
 
 }  // namespace cserve

@@ -36,7 +36,7 @@ struct AutoscalingDecision {
 AutoscalingDecision autoscale(const AutoscalingConfig& config, AutoscalingState& state,
                               TimePoint now, double ongoing, int current);
 
-// "" when `c` is valid, else a message naming the field.
-std::string validate_autoscaling(const AutoscalingConfig& c);
+// nullopt when `c` is valid, else a message naming the field.
+std::optional<std::string> validate_autoscaling(const AutoscalingConfig& c);
 
 }  // namespace cserve

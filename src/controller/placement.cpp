@@ -15,13 +15,17 @@ std::string format_amount(double v) {
   return os.str();
 }
 
-std::string describe_free(const NodeResources& n) {
+}  // namespace
+
+std::string describe(const NodeResources& n) {
   double gpu_total = 0;
   for (double g : n.gpus) gpu_total += g;
   std::string s = "{CPU: " + format_amount(n.cpus) + ", GPU: " + format_amount(gpu_total);
   for (const auto& [k, v] : n.custom) s += ", " + k + ": " + format_amount(v);
   return s + "}";
 }
+
+namespace {
 
 // Why `want` does not fit on `node`, or nullopt with the allocation when it does.
 std::optional<Allocation> try_node(const Resources& want, const NodeResources& node,
@@ -81,7 +85,7 @@ std::vector<int> Allocation::gpu_ids() const {
   return ids;
 }
 
-std::string validate_resources(const Resources& want) {
+std::optional<std::string> validate_resources(const Resources& want) {
   auto bad = [](double v) { return !std::isfinite(v) || v < 0; };
   if (bad(want.cpus)) return "resources.cpus must be a finite number >= 0";
   if (bad(want.gpus)) return "resources.gpus must be a finite number >= 0";
@@ -92,7 +96,7 @@ std::string validate_resources(const Resources& want) {
     if (name.empty()) return "resources.custom has an empty name";
     if (bad(amount)) return "resources.custom[" + name + "] must be a finite number >= 0";
   }
-  return "";
+  return std::nullopt;
 }
 
 PlacementResult place(const Resources& want, const std::vector<NodeResources>& nodes) {
@@ -105,7 +109,7 @@ PlacementResult place(const Resources& want, const std::vector<NodeResources>& n
       return result;
     }
     if (!reasons.empty()) reasons += "; ";
-    reasons += "node '" + node.node_id + "': " + why + " (free " + describe_free(node) + ")";
+    reasons += "node '" + node.node_id + "': " + why + " (free " + describe(node) + ")";
   }
   result.reason = "needs " + describe(want) + "; " + (nodes.empty() ? "no nodes" : reasons);
   return result;

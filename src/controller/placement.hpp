@@ -38,8 +38,8 @@ struct PlacementResult {
 };
 
 // Checks a request is well-formed: amounts >= 0, GPUs a fraction below 1 or a whole number.
-// Returns an error message naming the field, or "" when valid.
-std::string validate_resources(const Resources& want);
+// Returns nullopt when valid, else a message naming the field.
+std::optional<std::string> validate_resources(const Resources& want);
 
 PlacementResult place(const Resources& want, const std::vector<NodeResources>& nodes);
 
@@ -48,5 +48,7 @@ void apply_allocation(std::vector<NodeResources>& nodes, const Allocation& a, in
 
 // "{CPU: 1, GPU: 0.5, tpu: 1}".
 std::string describe(const Resources& r);
+// A node's amounts: "{CPU: 2, GPU: 0}" (GPU: the sum of the devices' shares).
+std::string describe(const NodeResources& n);
 
 }  // namespace cserve

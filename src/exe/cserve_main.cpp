@@ -3,10 +3,13 @@
 #include "cli/commands.hpp"
 
 #include <cserve/error.hpp>
+#include <cserve/json.hpp>
 
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <map>
+#include <string>
 
 namespace {
 
@@ -27,6 +30,23 @@ void add_serve_options(CLI::App* cmd, cserve::ServeOptions& o) {
       ->check(CLI::Range(0, 65535));
   cmd->add_option("--token", o.admin.token, "bearer token the admin API requires (needed off loopback)")
       ->envname("CSERVE_ADMIN_TOKEN");
+  cmd->add_option_function<double>(
+         "--cpus", [&o](double v) { o.cpus = v; }, "CPUs this node offers to replicas (default: the core count)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--gpus", o.gpus, "GPUs this node offers to replicas (ids 0..gpus-1)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option_function<std::string>(
+      "--resources",
+      [&o](const std::string& text) {
+        try {
+          o.custom_resources = cserve::Json::parse(text).get<std::map<std::string, double>>();
+        } catch (const std::exception& e) {
+          throw CLI::ValidationError("--resources", "must be a JSON object of numbers, e.g. '{\"tpu\": 4}': " +
+                                                        std::string(e.what()));
+        }
+      },
+      "custom resources this node offers, as JSON: '{\"tpu\": 4}'");
 }
 
 }  // namespace

@@ -35,7 +35,7 @@ void validate(const ServeOptions& o) {
     if (!(std::isfinite(v) && v >= 0)) throw ConfigError("custom_resources[" + name + "] must be >= 0");
   }
   if (!positive(o.control_loop_period_s)) throw ConfigError("control_loop_period_s must be > 0");
-  if (auto e = validate_admin(o.admin); !e.empty()) throw ConfigError(e);
+  if (auto e = validate_admin(o.admin)) throw ConfigError(*e);
   log::Level level;
   if (o.logging.log_level && !log::parse_level(*o.logging.log_level, level)) {
     throw ConfigError("logging.log_level must be DEBUG, INFO, WARNING, ERROR or OFF, got '" +
@@ -77,11 +77,12 @@ Runtime::Runtime(ServeOptions options) : options_(std::move(options)) {
     proxy_ = std::make_unique<HttpProxy>(options_.http);
     proxy_->start();
   }
+  launcher_ = std::make_unique<LocalLauncher>(*pool_);
   ControllerOptions copts;
   copts.nodes.push_back(local_node(options_));
   copts.loop_period = seconds_to_duration(options_.control_loop_period_s);
   controller_ = std::make_unique<Controller>(
-      std::move(copts), *pool_, clock_, [proxy = proxy_.get()](std::shared_ptr<const RouteTable> t) {
+      std::move(copts), *launcher_, clock_, [proxy = proxy_.get()](std::shared_ptr<const RouteTable> t) {
         if (proxy) proxy->set_routes(std::move(t));
       });
   controller_->start();

@@ -13,6 +13,7 @@
 #include "admin/admin_api.hpp"
 #include "controller/controller.hpp"
 #include "proxy/http_proxy.hpp"
+#include "replica/launcher.hpp"
 
 #include <cserve/serve.hpp>
 
@@ -54,6 +55,7 @@ class Runtime {
   const ServeOptions options_;
   SteadyClock clock_;
   std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<LocalLauncher> launcher_;
   std::unique_ptr<HttpProxy> proxy_;
   std::unique_ptr<Controller> controller_;
   std::unique_ptr<AdminApi> admin_api_;

@@ -140,6 +140,19 @@ TEST_F(Cli, ErrorsAreMessagesAndExitCodes) {
   EXPECT_EQ(foreign.code, 1);
   EXPECT_NE(foreign.output.find("was built against an incompatible cserve (cserve-abi-0"), std::string::npos)
       << foreign.output;
+  // The node's capacity is what --cpus says: an application that can never fit fails at once.
+  write("two.yaml", "applications:\n  - name: counter\n    route_prefix: /Counter\n    import_path: " +
+                        std::string(CSERVE_EXAMPLES_DIR) +
+                        "/libcounter_app.so:counter\n    deployments:\n      - name: Counter\n        num_replicas: 2\n");
+  auto too_big = cli("run " + path("two.yaml") + " --cpus 1 --http-port 0 --admin-port 0");
+  EXPECT_EQ(too_big.code, 1);
+  EXPECT_NE(too_big.output.find("cannot be placed: needs {CPU: 1} per replica; node 'local' has {CPU: 1"),
+            std::string::npos)
+      << too_big.output;
+  auto bad_resources = cli("run " + path("two.yaml") + " --resources '{\"tpu\": \"x\"}'");
+  EXPECT_EQ(bad_resources.code, 2);
+  EXPECT_NE(bad_resources.output.find("--resources: must be a JSON object of numbers"), std::string::npos)
+      << bad_resources.output;
   auto not_cserve = cli("run /bin/true:app --http-port 0 --admin-port 0");
   EXPECT_EQ(not_cserve.code, 1);
   EXPECT_NE(not_cserve.output.find("cannot load"), std::string::npos) << not_cserve.output;

@@ -240,18 +240,82 @@ TEST(Serve, RedeployWithAnotherClassRollsReplicasAndResetsState) {
   EXPECT_EQ(client.get("/Counter/incr").body, R"({"count":1})");
 }
 
-TEST(Serve, ReplicaThatFitsNowhereStaysPendingWithAReason) {
-  Serve serve = start_local({.cpus = 2});
+// Found by a user on a 2-core machine: three deployments with default resources (1 CPU each, as
+// in Ray) made serve.run wait forever. Embedded mode cannot grow: it fails fast, naming the
+// deployment, what it needs, what the node has and who holds it; the admin API says the same.
+struct Leaf {
+  Json operator()(const Request&) { return "leaf"; }
+};
+class Root {
+ public:
+  Root(DeploymentHandle<Leaf> a, DeploymentHandle<Leaf> b) : a_(std::move(a)), b_(std::move(b)) {}
+  Json operator()(const Request&) { return "root"; }
+
+ private:
+  DeploymentHandle<Leaf> a_, b_;
+};
+
+TEST(Serve, AGraphThatCannotFitOnAFixedNodeFailsFastSayingWhy) {
+  ServeOptions o;
+  o.cpus = 2;
+  o.admin.enabled = true;
+  o.admin.port = 0;
+  Serve serve = start_local(o);
+  auto app = deployment<Root>().bind(deployment<Leaf>().name("A").bind(), deployment<Leaf>().name("B").bind());
+  const auto started = std::chrono::steady_clock::now();
+  std::string message;
   try {
-    serve.run(deployment<Counter>().resources({.cpus = 4}).bind(), {.route_prefix = "/big", .timeout_s = 0.5});
+    serve.run(app, {.name = "graph", .route_prefix = "/graph"});  // no timeout: it must not wait
     FAIL() << "expected DeployError";
   } catch (const DeployError& e) {
-    EXPECT_NE(std::string(e.what()).find("needs {CPU: 4}"), std::string::npos) << e.what();
+    message = e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(20)) << "it failed, but slowly";
+  // Two of the three are placed; the third needs a CPU nobody will give back.
+  const ServeStatus status = serve.status();
+  const auto& graph = status.applications.at("graph");
+  EXPECT_EQ(graph.status, ApplicationStatus::DEPLOY_FAILED);
+  std::vector<std::string> failed, placed;
+  for (const auto& [name, d] : graph.deployments) {
+    (d.status == DeploymentStatus::DEPLOY_FAILED ? failed : placed).push_back(name);
+  }
+  ASSERT_EQ(failed.size(), 1u) << message;
+  ASSERT_EQ(placed.size(), 2u);
+  for (const std::string& part : std::vector<std::string>{
+           "DEPLOY_FAILED", "deployment '" + failed[0] + "': cannot be placed", "needs {CPU: 1} per replica",
+        "node 'local' has {CPU: 2, GPU: 0} in all and {CPU: 0, GPU: 0} free",
+        "deployment '" + placed[0] + "' of application 'graph' (1 replica, CPU 1)",
+        "deployment '" + placed[1] + "' of application 'graph' (1 replica, CPU 1)", "capacity is fixed"}) {
+    EXPECT_NE(message.find(part), std::string::npos) << "missing '" << part << "' in: " << message;
+  }
+  EXPECT_EQ(message.find(placed[0] + "': 0 of 1"), std::string::npos) << "the others' progress is noise: " << message;
+  // The admin API (what `cserve status` shows) says the same.
+  auto admin = Json::parse(HttpClient(serve.admin_port()).get("/api/serve/applications/").body);
+  const std::string failed_message =
+      admin["applications"]["graph"]["deployments"][failed[0]]["message"].get<std::string>();
+  EXPECT_NE(failed_message.find("held by deployment '" + placed[0] + "' of application 'graph'"), std::string::npos)
+      << failed_message;
+  // Deleting the graph gives its CPUs back: the same graph with smaller replicas runs.
+  serve.delete_app("graph");
+  auto small = deployment<Root>().resources({.cpus = 0.5}).bind(
+      deployment<Leaf>().name("A").resources({.cpus = 0.5}).bind(),
+      deployment<Leaf>().name("B").resources({.cpus = 0.5}).bind());
+  serve.run(small, {.name = "graph", .route_prefix = "/graph"});
+  EXPECT_EQ(HttpClient(serve.http_port()).get("/graph").body, "\"root\"");
+}
+
+TEST(Serve, AReplicaLargerThanTheNodeFailsFast) {
+  Serve serve = start_local({.cpus = 2});
+  try {
+    serve.run(deployment<Counter>().resources({.cpus = 4}).bind(), {.route_prefix = "/big"});
+    FAIL() << "expected DeployError";
+  } catch (const DeployError& e) {
+    EXPECT_NE(std::string(e.what()).find("needs {CPU: 4} per replica"), std::string::npos) << e.what();
   }
   auto d = serve.status().applications.at("default").deployments.at("Counter");
   ASSERT_EQ(d.replicas.size(), 1u);
   EXPECT_EQ(d.replicas[0].state, ReplicaState::PENDING);
-  EXPECT_NE(d.message.find("CPU 4 > free 2"), std::string::npos) << d.message;
+  EXPECT_EQ(d.status, DeploymentStatus::DEPLOY_FAILED);
   serve.delete_app("default");
   EXPECT_TRUE(serve.status().applications.empty());
 }

@@ -112,14 +112,14 @@ TEST(Autoscaling, InvalidConfigsNameTheField) {
   auto c = config();
   c.min_replicas = 5;
   c.max_replicas = 2;
-  EXPECT_NE(validate_autoscaling(c).find("min_replicas"), std::string::npos);
+  EXPECT_NE(validate_autoscaling(c).value_or("").find("min_replicas"), std::string::npos);
   c = config();
   c.target_ongoing_requests = 0;
-  EXPECT_NE(validate_autoscaling(c).find("target_ongoing_requests"), std::string::npos);
+  EXPECT_NE(validate_autoscaling(c).value_or("").find("target_ongoing_requests"), std::string::npos);
   c = config();
   c.initial_replicas = 50;
-  EXPECT_NE(validate_autoscaling(c).find("initial_replicas"), std::string::npos);
-  EXPECT_EQ(validate_autoscaling(config()), "");
+  EXPECT_NE(validate_autoscaling(c).value_or("").find("initial_replicas"), std::string::npos);
+  EXPECT_EQ(validate_autoscaling(config()), std::nullopt);
 }
 
 }  // namespace

@@ -84,11 +84,11 @@ TEST(Placement, ReasonNamesWhatIsNeededAndFree) {
 }
 
 TEST(Placement, ValidatesRequests) {
-  EXPECT_EQ(validate_resources({.cpus = 0.25, .gpus = 0.5}), "");
-  EXPECT_EQ(validate_resources({.cpus = 1, .gpus = 2}), "");
-  EXPECT_NE(validate_resources({.cpus = -1}), "");
-  EXPECT_NE(validate_resources({.cpus = 1, .gpus = 1.5}), "");
-  EXPECT_NE(validate_resources({.cpus = 1, .custom = {{"x", -2}}}), "");
+  EXPECT_EQ(validate_resources({.cpus = 0.25, .gpus = 0.5}), std::nullopt);
+  EXPECT_EQ(validate_resources({.cpus = 1, .gpus = 2}), std::nullopt);
+  EXPECT_NE(validate_resources({.cpus = -1}), std::nullopt);
+  EXPECT_NE(validate_resources({.cpus = 1, .gpus = 1.5}), std::nullopt);
+  EXPECT_NE(validate_resources({.cpus = 1, .custom = {{"x", -2}}}), std::nullopt);
 }
 
 }  // namespace

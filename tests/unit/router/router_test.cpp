@@ -1,6 +1,10 @@
 // Router logic with replicas on a manual strand: no threads, every step explicit.
 #include "router/router.hpp"
 
+#include "unit/support/manual_runtime.hpp"
+
+#include <cserve/deployment.hpp>
+
 #include <gtest/gtest.h>
 
 #include <deque>
@@ -8,29 +12,8 @@
 namespace cserve {
 namespace {
 
-struct TaskQueue {
-  std::deque<UniqueFunction<void()>> tasks;
-  void run_all() {
-    while (!tasks.empty()) run_one();
-  }
-  void run_one() {
-    auto t = std::move(tasks.front());
-    tasks.pop_front();
-    t();
-  }
-};
-
-class QueueStrand final : public Strand {
- public:
-  explicit QueueStrand(std::shared_ptr<TaskQueue> q) : q_(std::move(q)) {}
-  void post(UniqueFunction<void()> fn) override { q_->tasks.push_back(std::move(fn)); }
-  void post_after(std::chrono::steady_clock::duration, UniqueFunction<void()> fn) override {
-    q_->tasks.push_back(std::move(fn));
-  }
-
- private:
-  std::shared_ptr<TaskQueue> q_;
-};
+using test::QueueStrand;
+using test::TaskQueue;
 
 struct NoChildren final : detail::FactoryContext {
   std::shared_ptr<detail::CallSink> sink(const std::string& name) const override {
@@ -51,10 +34,10 @@ struct Fixture {
 
   std::shared_ptr<Replica> add_replica(const std::string& id) {
     auto def = deployment<Echo>().bind().ingress();
-    auto r = std::make_shared<Replica>(ReplicaContext{"app", "Echo", id, {}, {}},
+    auto r = std::make_shared<LocalReplica>(ReplicaContext{"app", "Echo", id, {}, {}},
                                        std::make_unique<QueueStrand>(queue),
                                        [def] { return def.factory(NoChildren{}); });
-    r->start(std::nullopt, [](std::string e) { ASSERT_EQ(e, ""); });
+    r->start(std::nullopt, [](std::optional<Failure> f) { ASSERT_FALSE(f.has_value()); });
     queue->run_all();
     replicas.push_back(r);
     return r;
