@@ -5,7 +5,7 @@ PRESET ?= release
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: deps configure build run test test-asan test-tsan bench install clean
+.PHONY: deps configure build run test test-asan test-tsan check-thread-safety bench install clean
 
 deps:
 	@./scripts/install_deps.sh
@@ -28,6 +28,12 @@ test-asan:
 
 test-tsan:
 	@$(MAKE) --no-print-directory test PRESET=tsan
+
+# The lock contracts, checked by Clang's -Wthread-safety (a build, no tests: its failures are
+# compile errors).
+check-thread-safety: deps
+	@cmake --preset clang-tsa >/dev/null
+	@cmake --build --preset clang-tsa
 
 bench:
 	@./scripts/install_deps.sh --bench

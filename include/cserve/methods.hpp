@@ -134,17 +134,17 @@ class Methods {
     static_assert(detail::JsonResultOf<R>::value,
                   "a method called by name returns void, a value nlohmann::json converts from, a "
                   "cserve::Task of one, or a cserve::Stream of such items");
-    constexpr auto indices = std::make_index_sequence<std::tuple_size_v<Args>>{};
+    using Indices = std::make_index_sequence<std::tuple_size_v<Args>>;
     Entry entry;
     if constexpr (detail::IsStream<R>::value) {
       entry.stream = [method, name](T& t, const Json& args) {
         return std::apply(
             [&](auto&&... a) { return detail::as_json_stream(std::invoke(method, t, std::move(a)...)); },
-            detail::arguments_from_json<Args>(name, args, indices));
+            detail::arguments_from_json<Args>(name, args, Indices{}));
       };
     } else {
       entry.call = [method, name](T& t, Json args, detail::JsonDone done) {
-        invoke<R, Args>(name, method, t, args, std::move(done), indices);
+        invoke<R, Args>(name, method, t, args, std::move(done), Indices{});
       };
     }
     entries_[std::move(name)] = std::move(entry);

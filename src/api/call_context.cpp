@@ -44,7 +44,7 @@ void CallContext::cancel(CancelReason why) {
   if (!reason_.compare_exchange_strong(expected, why, std::memory_order_acq_rel)) return;
   std::vector<std::pair<std::uint64_t, UniqueFunction<void()>>> callbacks;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     callbacks.swap(callbacks_);
   }
   for (auto& [token, fn] : callbacks) fn();
@@ -52,7 +52,7 @@ void CallContext::cancel(CancelReason why) {
 
 std::uint64_t CallContext::on_cancel(UniqueFunction<void()> fn) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!cancelled()) {
       callbacks_.emplace_back(next_token_, std::move(fn));
       return next_token_++;
@@ -65,7 +65,7 @@ std::uint64_t CallContext::on_cancel(UniqueFunction<void()> fn) {
 void CallContext::forget(std::uint64_t token) {
   if (token == 0) return;
   UniqueFunction<void()> dropped;  // destroyed outside the lock
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto it = callbacks_.begin(); it != callbacks_.end(); ++it) {
     if (it->first == token) {
       dropped = std::move(it->second);

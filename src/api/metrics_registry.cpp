@@ -103,7 +103,7 @@ Series& MetricFamily::series(const std::vector<std::string>& values) {
     throw std::invalid_argument("metric " + name_ + " takes " + std::to_string(labels_.size()) +
                                 " label values, got " + std::to_string(values.size()));
   }
-  std::lock_guard lock(mu_);
+  detail::MutexLock lock(mu_);
   auto& slot = series_[values];
   if (!slot) slot = std::make_unique<Series>(type_ == MetricType::kHistogram ? &bounds_ : nullptr);
   return *slot;
@@ -111,7 +111,7 @@ Series& MetricFamily::series(const std::vector<std::string>& values) {
 
 void MetricFamily::render(std::string& out) const {
   append_help(out, name_, help_, type_);
-  std::lock_guard lock(mu_);
+  detail::MutexLock lock(mu_);
   for (const auto& [values, s] : series_) {
     std::vector<std::pair<std::string, std::string>> labels;
     for (std::size_t i = 0; i < labels_.size(); ++i) labels.emplace_back(labels_[i], values[i]);
@@ -145,7 +145,7 @@ MetricsRegistry& MetricsRegistry::global() {
 
 MetricFamily& MetricsRegistry::family(MetricType type, const std::string& name, const std::string& help,
                                       const std::vector<std::string>& labels, std::vector<double> bounds) {
-  std::lock_guard lock(mu_);
+  detail::MutexLock lock(mu_);
   auto& slot = families_[name];
   if (!slot) {
     std::sort(bounds.begin(), bounds.end());
@@ -157,13 +157,13 @@ MetricFamily& MetricsRegistry::family(MetricType type, const std::string& name, 
 }
 
 std::uint64_t MetricsRegistry::add_collector(Collector c) {
-  std::lock_guard lock(mu_);
+  detail::MutexLock lock(mu_);
   collectors_.emplace(next_collector_, std::make_shared<Collector>(std::move(c)));
   return next_collector_++;
 }
 
 void MetricsRegistry::remove_collector(std::uint64_t id) {
-  std::lock_guard lock(mu_);
+  detail::MutexLock lock(mu_);
   collectors_.erase(id);
 }
 
@@ -171,7 +171,7 @@ std::string MetricsRegistry::render() const {
   std::vector<std::shared_ptr<Collector>> collectors;
   std::vector<const MetricFamily*> families;
   {
-    std::lock_guard lock(mu_);
+    detail::MutexLock lock(mu_);
     for (const auto& [id, c] : collectors_) collectors.push_back(c);
     for (const auto& [name, f] : families_) families.push_back(f.get());
   }

@@ -18,7 +18,8 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
+#include <cserve/detail/mutex.hpp>
+
 #include <string>
 #include <vector>
 
@@ -65,8 +66,8 @@ class MetricFamily {
   const std::string help_;
   const std::vector<std::string> labels_;
   const std::vector<double> bounds_;
-  mutable std::mutex mu_;
-  std::map<std::vector<std::string>, std::unique_ptr<Series>> series_;
+  mutable detail::Mutex mu_;
+  std::map<std::vector<std::string>, std::unique_ptr<Series>> series_ CSERVE_GUARDED_BY(mu_);
 };
 
 // A sample a collector reports at render time.
@@ -95,10 +96,10 @@ class MetricsRegistry {
   std::string render() const;
 
  private:
-  mutable std::mutex mu_;
-  std::map<std::string, std::unique_ptr<MetricFamily>> families_;
-  std::map<std::uint64_t, std::shared_ptr<Collector>> collectors_;
-  std::uint64_t next_collector_ = 1;
+  mutable detail::Mutex mu_;
+  std::map<std::string, std::unique_ptr<MetricFamily>> families_ CSERVE_GUARDED_BY(mu_);
+  std::map<std::uint64_t, std::shared_ptr<Collector>> collectors_ CSERVE_GUARDED_BY(mu_);
+  std::uint64_t next_collector_ CSERVE_GUARDED_BY(mu_) = 1;
 };
 
 // Histogram bounds for latencies in milliseconds (Ray Serve's defaults).

@@ -2,7 +2,8 @@
 
 #include "common/asio.hpp"
 
-#include <mutex>
+#include <cserve/detail/mutex.hpp>
+
 #include <optional>
 #include <set>
 
@@ -12,9 +13,9 @@ struct WorkerPool::Impl {
   asio::io_context io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{io.get_executor()};
   // Pending post_after timers, so that stop() need not wait for them to expire.
-  std::mutex timers_mu;
-  std::set<std::shared_ptr<asio::steady_timer>> timers;
-  bool stopping = false;
+  detail::Mutex timers_mu;
+  std::set<std::shared_ptr<asio::steady_timer>> timers CSERVE_GUARDED_BY(timers_mu);
+  bool stopping CSERVE_GUARDED_BY(timers_mu) = false;
 };
 
 namespace {
@@ -26,13 +27,13 @@ class AsioStrand final : public Strand {
   void post_after(std::chrono::steady_clock::duration delay, UniqueFunction<void()> fn) override {
     auto timer = std::make_shared<asio::steady_timer>(strand_, delay);
     {
-      std::lock_guard lock(pool_.timers_mu);
+      detail::MutexLock lock(pool_.timers_mu);
       if (pool_.stopping) return;  // the pool is going away: deferred work is dropped
       pool_.timers.insert(timer);
     }
     timer->async_wait([&pool = pool_, timer, fn = std::move(fn)](const boost::system::error_code& ec) mutable {
       {
-        std::lock_guard lock(pool.timers_mu);
+        detail::MutexLock lock(pool.timers_mu);
         pool.timers.erase(timer);
       }
       if (!ec) fn();
@@ -58,7 +59,7 @@ std::unique_ptr<Strand> WorkerPool::make_strand() { return std::make_unique<Asio
 
 void WorkerPool::stop() {
   {
-    std::lock_guard lock(impl_->timers_mu);
+    detail::MutexLock lock(impl_->timers_mu);
     impl_->stopping = true;
     for (const auto& t : impl_->timers) t->cancel();
   }

@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
-#include <mutex>
+#include <cserve/detail/mutex.hpp>
 
 namespace cserve {
 namespace {
@@ -18,8 +18,8 @@ using AbiFn = const char* (*)();
 using ListFn = const detail::AppEntry* (*)();
 using RuntimeFn = const void* (*)();
 
-std::mutex g_mu;
-std::map<std::string, void*> g_loaded;  // canonical path -> handle (never closed)
+detail::Mutex g_mu;
+std::map<std::string, void*> g_loaded CSERVE_GUARDED_BY(g_mu);  // canonical path -> handle (never closed)
 
 const detail::AppEntry* entries_of(const std::string& path) {
   std::error_code ec;
@@ -28,7 +28,7 @@ const detail::AppEntry* entries_of(const std::string& path) {
   if (ec) key = path;
   void* handle = nullptr;
   {
-    std::lock_guard lock(g_mu);
+    detail::MutexLock lock(g_mu);
     auto it = g_loaded.find(key);
     if (it != g_loaded.end()) {
       handle = it->second;

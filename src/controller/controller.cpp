@@ -130,7 +130,8 @@ void Controller::deploy_all(std::vector<AppSpec> specs) {
     }
   }
   detail::MutexLock lock(mu_);
-  for (auto& [name, app] : apps_) {
+  for (auto& [app_name, app] : apps_) {
+    const std::string& name = app_name;  // (a structured binding cannot be captured by clang 14)
     const bool kept = std::any_of(specs.begin(), specs.end(), [&](const AppSpec& s) { return s.name == name; });
     if (kept || app->deleting) continue;
     mark_deleting(*app);
@@ -153,7 +154,8 @@ void Controller::apply_locked(AppSpec spec) {
   app.ingress = spec.deployments.front().options.name;
   app.deleting = false;
   app.verdict = {ApplicationStatus::DEPLOYING, ""};
-  for (auto& [name, d] : app.deployments) {
+  for (auto& [deployment_name, d] : app.deployments) {
+    const std::string& name = deployment_name;  // (a structured binding cannot be captured by clang 14)
     const bool kept = std::any_of(spec.deployments.begin(), spec.deployments.end(),
                                   [&](const auto& def) { return def.options.name == name; });
     if (!kept) d.deleting = true;

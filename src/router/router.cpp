@@ -5,8 +5,11 @@
 
 namespace cserve {
 
-Router::Router(std::string deployment, Config config, std::uint64_t seed)
-    : deployment_(std::move(deployment)), config_(config), rng_(static_cast<unsigned>(seed | 1)) {}
+Router::Router(std::string deployment, Config config, std::uint64_t seed) : deployment_(std::move(deployment)) {
+  detail::MutexLock lock(mu_);
+  config_ = config;
+  rng_.seed(static_cast<unsigned>(seed | 1));
+}
 
 std::shared_ptr<Replica> Router::pick_locked() {
   const std::size_t n = replicas_.size();
@@ -36,7 +39,7 @@ void Router::submit(detail::Call call) {
   std::uint64_t seq = 0;
   bool queued = false;
   {
-    std::lock_guard lock(mu_);
+    detail::MutexLock lock(mu_);
     if (closed_) {
       rejection = {ErrorCode::kUnavailable, closed_reason_};
     } else if (live_queued_ == 0 && (replica = pick_locked())) {
@@ -68,7 +71,7 @@ void Router::submit(detail::Call call) {
 void Router::drop_cancelled(std::uint64_t seq) {
   detail::Call call;
   {
-    std::lock_guard lock(mu_);
+    detail::MutexLock lock(mu_);
     auto it = std::lower_bound(queue_.begin(), queue_.end(), seq,
                                [](const Queued& q, std::uint64_t s) { return q.seq < s; });
     if (it == queue_.end() || it->seq != seq || !it->call.run) return;
@@ -93,7 +96,7 @@ void Router::dispatch(std::shared_ptr<Replica> replica, detail::Call call) {
 void Router::drain() {
   std::vector<std::pair<std::shared_ptr<Replica>, detail::Call>> ready;
   {
-    std::lock_guard lock(mu_);
+    detail::MutexLock lock(mu_);
     while (!queue_.empty()) {
       if (!queue_.front().call.run) {  // left by a cancelled call
         queue_.pop_front();
@@ -111,7 +114,7 @@ void Router::drain() {
 
 void Router::update(std::vector<std::shared_ptr<Replica>> replicas, Config config) {
   {
-    std::lock_guard lock(mu_);
+    detail::MutexLock lock(mu_);
     replicas_ = std::move(replicas);
     config_ = config;
   }
@@ -121,7 +124,7 @@ void Router::update(std::vector<std::shared_ptr<Replica>> replicas, Config confi
 void Router::close(const std::string& reason) {
   std::deque<Queued> rejected;
   {
-    std::lock_guard lock(mu_);
+    detail::MutexLock lock(mu_);
     closed_ = true;
     closed_reason_ = reason;
     rejected.swap(queue_);
@@ -133,13 +136,13 @@ void Router::close(const std::string& reason) {
 }
 
 void Router::reopen() {
-  std::lock_guard lock(mu_);
+  detail::MutexLock lock(mu_);
   closed_ = false;
   closed_reason_.clear();
 }
 
 std::size_t Router::queued() const {
-  std::lock_guard lock(mu_);
+  detail::MutexLock lock(mu_);
   return live_queued_;
 }
 

@@ -13,11 +13,11 @@
 #include "replica/replica.hpp"
 
 #include <cserve/detail/call.hpp>
+#include <cserve/detail/mutex.hpp>
 
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <string>
 #include <vector>
@@ -35,15 +35,15 @@ class Router : public detail::CallSink, public std::enable_shared_from_this<Rout
 
   // Dispatches `call` now, queues it, or rejects it: kOverloaded when the queue is full,
   // kUnavailable when the router is closed.
-  void submit(detail::Call call) override;
+  void submit(detail::Call call) override CSERVE_EXCLUDES(mu_);
   // Replaces the routable replicas (those RUNNING) and the limits; dispatches what can go now.
-  void update(std::vector<std::shared_ptr<Replica>> replicas, Config config);
+  void update(std::vector<std::shared_ptr<Replica>> replicas, Config config) CSERVE_EXCLUDES(mu_);
   // Rejects every queued request and every later one with kUnavailable `reason` (the deployment was
   // deleted, or failed with no replica left to serve) until reopen().
-  void close(const std::string& reason);
-  void reopen();
+  void close(const std::string& reason) CSERVE_EXCLUDES(mu_);
+  void reopen() CSERVE_EXCLUDES(mu_);
 
-  std::size_t queued() const;
+  std::size_t queued() const CSERVE_EXCLUDES(mu_);
 
  private:
   // A queue slot; a call taken out by its cancellation leaves an empty slot behind (run unset)
@@ -53,21 +53,23 @@ class Router : public detail::CallSink, public std::enable_shared_from_this<Rout
     detail::Call call;
   };
 
-  std::shared_ptr<Replica> pick_locked();
-  void dispatch(std::shared_ptr<Replica> replica, detail::Call call);
-  void drain();
-  void drop_cancelled(std::uint64_t seq);
+  std::shared_ptr<Replica> pick_locked() CSERVE_REQUIRES(mu_);
+  void dispatch(std::shared_ptr<Replica> replica, detail::Call call) CSERVE_EXCLUDES(mu_);
+  void drain() CSERVE_EXCLUDES(mu_);
+  void drop_cancelled(std::uint64_t seq) CSERVE_EXCLUDES(mu_);
 
+  // Constant after construction.
   const std::string deployment_;
-  mutable std::mutex mu_;
-  Config config_;
-  std::vector<std::shared_ptr<Replica>> replicas_;
-  std::deque<Queued> queue_;   // in seq order
-  std::size_t live_queued_ = 0;  // slots of queue_ still holding a call
-  std::uint64_t next_seq_ = 0;
-  std::minstd_rand rng_;
-  bool closed_ = false;
-  std::string closed_reason_;
+
+  mutable detail::Mutex mu_;
+  Config config_ CSERVE_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<Replica>> replicas_ CSERVE_GUARDED_BY(mu_);
+  std::deque<Queued> queue_ CSERVE_GUARDED_BY(mu_);            // in seq order
+  std::size_t live_queued_ CSERVE_GUARDED_BY(mu_) = 0;         // slots of queue_ still holding a call
+  std::uint64_t next_seq_ CSERVE_GUARDED_BY(mu_) = 0;
+  std::minstd_rand rng_ CSERVE_GUARDED_BY(mu_);
+  bool closed_ CSERVE_GUARDED_BY(mu_) = false;
+  std::string closed_reason_ CSERVE_GUARDED_BY(mu_);
 };
 
 }  // namespace cserve

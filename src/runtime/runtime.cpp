@@ -118,12 +118,12 @@ void Runtime::deploy_config(const Json& config) {
     specs.push_back(std::move(spec));
   }
   controller_->deploy_all(std::move(specs));
-  std::lock_guard lock(config_mu_);
+  MutexLock lock(config_mu_);
   deployed_config_ = parsed.source;
 }
 
 Json Runtime::deployed_config() const {
-  std::lock_guard lock(config_mu_);
+  MutexLock lock(config_mu_);
   return deployed_config_;
 }
 
@@ -135,7 +135,7 @@ void Runtime::request_shutdown() {
       // deleted meanwhile
     }
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   shutdown_requested_ = true;
   if (waiting_) waiting_->stop();
 }
@@ -177,7 +177,7 @@ void Runtime::wait(const std::function<void()>& on_waiting) {
     }
   });
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (shut_down_) return;
     if (shutdown_requested_) io.stop();
     waiting_ = &io;
@@ -185,7 +185,7 @@ void Runtime::wait(const std::function<void()>& on_waiting) {
   if (on_waiting) on_waiting();
   io.run();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     waiting_ = nullptr;
   }
   shutdown();
@@ -193,7 +193,7 @@ void Runtime::wait(const std::function<void()>& on_waiting) {
 
 void Runtime::shutdown() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (shut_down_) return;
     shut_down_ = true;
     if (waiting_) waiting_->stop();

@@ -15,10 +15,10 @@
 #include "proxy/http_proxy.hpp"
 #include "replica/launcher.hpp"
 
+#include <cserve/detail/mutex.hpp>
 #include <cserve/serve.hpp>
 
 #include <memory>
-#include <mutex>
 
 namespace boost::asio {
 class io_context;
@@ -52,6 +52,8 @@ class Runtime {
   int admin_port() const { return admin_ ? admin_->port() : 0; }
 
  private:
+  // Constant after construction (the components are made by the constructor and live until the
+  // destructor; shutdown() stops them in order).
   const ServeOptions options_;
   SteadyClock clock_;
   std::unique_ptr<WorkerPool> pool_;
@@ -61,12 +63,13 @@ class Runtime {
   std::unique_ptr<AdminApi> admin_api_;
   std::unique_ptr<HttpProxy> admin_;
 
-  std::mutex mu_;
-  bool shut_down_ = false;
-  bool shutdown_requested_ = false;
-  mutable std::mutex config_mu_;
-  Json deployed_config_;  // null until a config is deployed
-  boost::asio::io_context* waiting_ = nullptr;  // the io_context wait() runs, while it runs
+  Mutex mu_;
+  bool shut_down_ CSERVE_GUARDED_BY(mu_) = false;
+  bool shutdown_requested_ CSERVE_GUARDED_BY(mu_) = false;
+  boost::asio::io_context* waiting_ CSERVE_GUARDED_BY(mu_) = nullptr;  // the io_context wait() runs, while it runs
+
+  mutable Mutex config_mu_;
+  Json deployed_config_ CSERVE_GUARDED_BY(config_mu_);  // null until a config is deployed
 };
 
 }  // namespace cserve::detail

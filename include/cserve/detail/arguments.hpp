@@ -4,12 +4,12 @@
 // Thread-safety: when_resolved's callbacks may arrive on any threads; `go` runs once.
 #pragma once
 
+#include <cserve/detail/mutex.hpp>
 #include <cserve/detail/unique_function.hpp>
 
 #include <cstddef>
 #include <exception>
 #include <memory>
-#include <mutex>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -49,21 +49,24 @@ struct HasResponse<std::tuple<A...>> : std::bool_constant<(IsResponse<A>::value 
 template <class Args>
 void when_resolved(const std::shared_ptr<Args>& args, UniqueFunction<void(std::exception_ptr)> go) {
   struct Join {
-    std::mutex mu;
-    std::size_t left = 0;
-    std::exception_ptr error;
-    UniqueFunction<void(std::exception_ptr)> go;
+    Mutex mu;
+    std::size_t left CSERVE_GUARDED_BY(mu) = 0;
+    std::exception_ptr error CSERVE_GUARDED_BY(mu);
+    UniqueFunction<void(std::exception_ptr)> go CSERVE_GUARDED_BY(mu);
   };
   auto join = std::make_shared<Join>();
-  join->go = std::move(go);
   std::size_t pending = 0;
   std::apply([&](auto&... a) { ((pending += IsResponse<std::decay_t<decltype(a)>>::value), ...); }, *args);
-  join->left = pending + 1;  // +1: released after every callback is registered
+  {
+    MutexLock lock(join->mu);
+    join->go = std::move(go);
+    join->left = pending + 1;  // +1: released after every callback is registered
+  }
   auto arrive = [join](std::exception_ptr e) {
     UniqueFunction<void(std::exception_ptr)> go;
     std::exception_ptr error;
     {
-      std::lock_guard lock(join->mu);
+      MutexLock lock(join->mu);
       if (e && !join->error) join->error = e;
       if (--join->left > 0) return;
       go = std::move(join->go);

@@ -13,6 +13,7 @@
 // Thread-safety: every member function is safe from any thread; callbacks run outside the lock.
 #pragma once
 
+#include <cserve/detail/mutex.hpp>
 #include <cserve/detail/unique_function.hpp>
 #include <cserve/error.hpp>
 
@@ -21,7 +22,6 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -70,9 +70,9 @@ class CallContext {
   mutable std::string request_id_;  // empty until request_id() makes one
   const TimePoint deadline_;
   std::atomic<CancelReason> reason_{CancelReason::kNone};
-  std::mutex mu_;
-  std::uint64_t next_token_ = 1;
-  std::vector<std::pair<std::uint64_t, UniqueFunction<void()>>> callbacks_;
+  Mutex mu_;
+  std::uint64_t next_token_ CSERVE_GUARDED_BY(mu_) = 1;
+  std::vector<std::pair<std::uint64_t, UniqueFunction<void()>>> callbacks_ CSERVE_GUARDED_BY(mu_);
   std::weak_ptr<CallContext> parent_;  // a child unregisters from its parent when it ends
   std::uint64_t parent_token_ = 0;
 };

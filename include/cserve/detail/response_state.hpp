@@ -4,12 +4,11 @@
 // ones are ignored (a cancelled call may still finish).
 #pragma once
 
+#include <cserve/detail/mutex.hpp>
 #include <cserve/detail/unique_function.hpp>
 
 #include <chrono>
-#include <condition_variable>
 #include <exception>
-#include <mutex>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -34,7 +33,7 @@ class ResponseState {
   // Runs `fn` once the result is there: at once if it already is, else on the completing thread.
   void on_ready(UniqueFunction<void()> fn) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (!done_) {
         on_ready_.push_back(std::move(fn));
         return;
@@ -44,18 +43,22 @@ class ResponseState {
   }
 
   bool ready() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return done_;
   }
 
   // Blocks until ready (true) or until `timeout` passes (false).
   bool wait_for(std::optional<std::chrono::duration<double>> timeout) {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
+    auto done = [&] {
+      mu_.assert_held();
+      return done_;
+    };
     if (!timeout) {
-      cv_.wait(lock, [&] { return done_; });
+      cv_.wait(mu_, done);
       return true;
     }
-    return cv_.wait_for(lock, *timeout, [&] { return done_; });
+    return cv_.wait_for(mu_, *timeout, done);
   }
 
   // After ready(): the value (a copy when R is copyable, so it may be taken again) or the error.
@@ -75,7 +78,7 @@ class ResponseState {
   void finish(F&& store) {
     std::vector<UniqueFunction<void()>> next;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (done_) return;
       store();
       done_ = true;
@@ -85,13 +88,14 @@ class ResponseState {
     for (auto& fn : next) fn();
   }
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  // Guarded by mu_ until done_ is set; read-only (take()) after.
-  bool done_ = false;
+  mutable Mutex mu_;
+  CondVar cv_;
+  bool done_ CSERVE_GUARDED_BY(mu_) = false;
+  // Written once under mu_ before done_ is set; read by take() only after ready() was seen true,
+  // so take() needs no lock.
   std::optional<Stored> value_;
   std::exception_ptr error_;
-  std::vector<UniqueFunction<void()>> on_ready_;
+  std::vector<UniqueFunction<void()>> on_ready_ CSERVE_GUARDED_BY(mu_);
 };
 
 }  // namespace cserve::detail

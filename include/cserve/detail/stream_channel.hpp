@@ -10,6 +10,7 @@
 // Thread-safety: every member function is safe from any thread; callbacks run outside the lock.
 #pragma once
 
+#include <cserve/detail/mutex.hpp>
 #include <cserve/detail/response_state.hpp>
 #include <cserve/detail/unique_function.hpp>
 #include <cserve/error.hpp>
@@ -17,7 +18,6 @@
 
 #include <exception>
 #include <memory>
-#include <mutex>
 #include <optional>
 
 namespace cserve::detail {
@@ -34,7 +34,7 @@ class StreamChannel : public std::enable_shared_from_this<StreamChannel<T>> {
     std::shared_ptr<Item> waiting;
     bool cancelled = false;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       driver_ = std::move(driver);
       done_ = std::move(done);
       cancelled = cancelled_;
@@ -54,7 +54,7 @@ class StreamChannel : public std::enable_shared_from_this<StreamChannel<T>> {
   void fail(std::exception_ptr error) {
     std::shared_ptr<Item> waiting;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       error_ = error;
       finished_ = true;
       waiting = std::exchange(waiting_, nullptr);
@@ -64,7 +64,7 @@ class StreamChannel : public std::enable_shared_from_this<StreamChannel<T>> {
 
   void request(std::shared_ptr<Item> item) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (error_) return item->set_error(error_);
       if (finished_) return item->set_value(std::optional<T>());
       if (pulling_ || waiting_) {
@@ -83,7 +83,7 @@ class StreamChannel : public std::enable_shared_from_this<StreamChannel<T>> {
   // The consumer is gone: stop the generator (now, or when the pull in progress returns).
   void cancel() {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (finished_ || cancelled_) return;
       cancelled_ = true;
       if (!driver_ || pulling_) return;  // attach() or the pull's callback finishes the job
@@ -100,7 +100,7 @@ class StreamChannel : public std::enable_shared_from_this<StreamChannel<T>> {
                       std::optional<T> value, std::exception_ptr error) mutable {
       bool end = false;
       {
-        std::lock_guard lock(self->mu_);
+        MutexLock lock(self->mu_);
         self->pulling_ = false;
         if (error || !value) {
           self->finished_ = true;
@@ -123,20 +123,21 @@ class StreamChannel : public std::enable_shared_from_this<StreamChannel<T>> {
   void release() {
     UniqueFunction<void()> done;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       done = std::move(done_);
     }
     if (done) done();
   }
 
-  std::mutex mu_;
+  Mutex mu_;
+  // Set once by attach() (under mu_) before the first pull; pulls read it without the lock.
   std::shared_ptr<StreamDriver<T>> driver_;
-  UniqueFunction<void()> done_;
-  std::exception_ptr error_;
-  std::shared_ptr<Item> waiting_;  // a next() that came before the stream was ready
-  bool pulling_ = false;
-  bool finished_ = false;
-  bool cancelled_ = false;
+  UniqueFunction<void()> done_ CSERVE_GUARDED_BY(mu_);
+  std::exception_ptr error_ CSERVE_GUARDED_BY(mu_);
+  std::shared_ptr<Item> waiting_ CSERVE_GUARDED_BY(mu_);  // a next() that came before the stream was ready
+  bool pulling_ CSERVE_GUARDED_BY(mu_) = false;
+  bool finished_ CSERVE_GUARDED_BY(mu_) = false;
+  bool cancelled_ CSERVE_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace cserve::detail
