@@ -1,5 +1,7 @@
 #include "common/logging.hpp"
 
+#include "common/log_buffer.hpp"
+
 #include <cserve/detail/call_context.hpp>
 #include <cserve/json.hpp>
 #include <cserve/logging.hpp>
@@ -11,7 +13,6 @@
 #include <cstdlib>
 #include <ctime>
 #include <memory>
-#include <mutex>
 #include <string>
 
 namespace cserve::log {
@@ -43,9 +44,6 @@ std::atomic<bool>& current_access_log() {
   return on;
 }
 
-std::mutex g_sink_mu;
-std::shared_ptr<const std::function<void(std::string_view)>> g_sink;  // null: stderr
-
 thread_local const Fields* t_fields = nullptr;
 
 const char* name(Level l) {
@@ -65,17 +63,28 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-std::string timestamp() {
+// Appends "2026-11-26T10:00:00.123Z". The part up to the second is formatted once per second
+// per thread.
+void append_timestamp(std::string& out) {
   using namespace std::chrono;
-  auto now = system_clock::now();
-  std::time_t t = system_clock::to_time_t(now);
-  auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char stamp[40];
-  std::size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(stamp + n, sizeof stamp - n, ".%03dZ", static_cast<int>(ms));
-  return stamp;
+  struct Cache {
+    std::time_t second = -1;
+    char prefix[32] = {};
+    std::size_t length = 0;
+  };
+  thread_local Cache cache;
+  const auto now = system_clock::now();
+  const std::time_t t = system_clock::to_time_t(now);
+  if (t != cache.second) {
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    cache.length = std::strftime(cache.prefix, sizeof cache.prefix, "%Y-%m-%dT%H:%M:%S", &tm);
+    cache.second = t;
+  }
+  const int ms = static_cast<int>(duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000);
+  const char millis[6] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
+                          static_cast<char>('0' + ms % 10), 'Z', '\0'};
+  out.append(cache.prefix, cache.length).append(millis, 5);
 }
 
 }  // namespace
@@ -107,11 +116,6 @@ bool parse_encoding(std::string_view s, Encoding& out) {
   return true;
 }
 
-void set_sink(std::function<void(std::string_view)> sink) {
-  std::lock_guard lock(g_sink_mu);
-  g_sink = sink ? std::make_shared<const std::function<void(std::string_view)>>(std::move(sink)) : nullptr;
-}
-
 void write(Level l, std::string_view component, std::string_view message, const Fields* fields,
            std::string_view request_id) {
   if (!fields) fields = t_fields;
@@ -125,7 +129,9 @@ void write(Level l, std::string_view component, std::string_view message, const 
   std::string line;
   if (encoding() == Encoding::kJson) {
     Json j;
-    j["time"] = timestamp();
+    std::string stamp;
+    append_timestamp(stamp);
+    j["time"] = stamp;
     j["level"] = name(l);
     j["component"] = component;
     if (fields) {
@@ -139,7 +145,8 @@ void write(Level l, std::string_view component, std::string_view message, const 
     line += '\n';
   } else {
     line.reserve(96 + message.size());
-    line.append(timestamp()).append(" ").append(name(l)).append(" [").append(component).append("] ");
+    append_timestamp(line);
+    line.append(" ").append(name(l)).append(" [").append(component).append("] ");
     if (fields) {
       if (!fields->application.empty()) line.append("app=").append(fields->application).append(" ");
       if (!fields->deployment.empty()) line.append("deployment=").append(fields->deployment).append(" ");
@@ -148,13 +155,7 @@ void write(Level l, std::string_view component, std::string_view message, const 
     if (!request_id.empty()) line.append("request_id=").append(request_id).append(" ");
     line.append(message).append("\n");
   }
-  std::shared_ptr<const std::function<void(std::string_view)>> sink;
-  {
-    std::lock_guard lock(g_sink_mu);
-    sink = g_sink;
-  }
-  if (sink) return (*sink)(line);
-  std::fwrite(line.data(), 1, line.size(), stderr);  // one call: lines never interleave
+  emit(line, /*urgent=*/l >= Level::kWarning);
 }
 
 ScopedFields::ScopedFields(const Fields* fields) : saved_(t_fields) { t_fields = fields; }

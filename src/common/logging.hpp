@@ -8,13 +8,17 @@
 // current call (detail::current_call()) unless a line names one (.request(id)). Level, encoding
 // and access logs come from CSERVE_LOG_LEVEL / CSERVE_LOG_ENCODING / CSERVE_ACCESS_LOG, and are
 // replaced by ServeOptions::logging when a runtime starts.
+// Lines go through log_buffer.hpp (batched writes to stderr; WARNING and above at once).
 // Thread-safety: every function may be called from any thread; each line is written whole.
 #pragma once
 
-#include <functional>
+#include "common/log_buffer.hpp"
+
+#include <charconv>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace cserve::log {
 
@@ -37,8 +41,7 @@ void set_access_log(bool on);
 bool parse_level(std::string_view s, Level& out);
 bool parse_encoding(std::string_view s, Encoding& out);
 
-// Replaces where lines go (stderr by default; an empty sink restores it). For tests and embedders.
-void set_sink(std::function<void(std::string_view line)> sink);
+// set_sink() and flush(): log_buffer.hpp.
 
 // `fields`/`request_id` override the thread's own (empty: use the thread's).
 void write(Level l, std::string_view component, std::string_view message, const Fields* fields = nullptr,
@@ -60,7 +63,7 @@ class ScopedFields {
 class Line {
  public:
   Line(Level l, std::string_view component) : level_(l), component_(component) {}
-  ~Line() { write(level_, component_, stream_.str(), fields_, request_id_); }
+  ~Line() { write(level_, component_, message_, fields_, request_id_); }
   Line& request(std::string_view id) {
     request_id_ = id;
     return *this;
@@ -69,9 +72,24 @@ class Line {
     fields_ = f;
     return *this;
   }
+  // Strings and numbers are appended directly; anything else through its operator<<.
   template <class T>
   Line& operator<<(const T& v) {
-    stream_ << v;
+    if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+      message_.append(std::string_view(v));
+    } else if constexpr (std::is_same_v<T, char>) {
+      message_.push_back(v);
+    } else if constexpr (std::is_same_v<T, bool>) {
+      message_.append(v ? "true" : "false");
+    } else if constexpr (std::is_arithmetic_v<T>) {
+      char buf[32];
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+      message_.append(buf, ec == std::errc() ? end : buf);
+    } else {
+      std::ostringstream os;
+      os << v;
+      message_.append(os.str());
+    }
     return *this;
   }
 
@@ -80,7 +98,7 @@ class Line {
   std::string_view component_;
   const Fields* fields_ = nullptr;
   std::string_view request_id_;
-  std::ostringstream stream_;
+  std::string message_;
 };
 
 }  // namespace cserve::log

@@ -38,6 +38,30 @@ std::string request_id_of(const http::request<http::string_body>& req) {
   return make_request_id();
 }
 
+// The calls this I/O thread read since its last batch went out. They are submitted together once
+// the handlers that are ready now have run (a post lands behind them), so that the requests of
+// one round of socket events reach a replica's strand as one batch: one wake-up of a worker
+// instead of one per request.
+struct PendingSubmits {
+  std::vector<std::pair<std::shared_ptr<Router>, detail::Call>> calls;
+  std::vector<std::pair<std::shared_ptr<Router>, detail::Call>> spare;
+  bool flush_posted = false;
+};
+thread_local PendingSubmits t_pending;
+
+void submit_soon(asio::io_context::executor_type executor, const std::shared_ptr<Router>& router, detail::Call call) {
+  t_pending.calls.emplace_back(router, std::move(call));
+  if (t_pending.flush_posted) return;
+  t_pending.flush_posted = true;
+  asio::post(executor, [] {
+    PendingSubmits& p = t_pending;
+    p.flush_posted = false;
+    p.calls.swap(p.spare);
+    for (auto& [r, c] : p.spare) r->submit(std::move(c));
+    p.spare.clear();
+  });
+}
+
 }  // namespace
 
 Connection::Connection(Socket socket, ProxyState& state)
@@ -54,6 +78,8 @@ void Connection::assert_on_io_thread() const {
 
 void Connection::start() {
   state_.add(this, weak_from_this());
+  boost::system::error_code ignored;
+  socket_.non_blocking(true, ignored);  // watch() reads without blocking
   next_request();
 }
 
@@ -82,9 +108,19 @@ void Connection::next_request() {
   if (!watching_) watch();
 }
 
+// A wait for readability, then a non-blocking read: unlike an asynchronous read it costs no
+// system call while nothing is there (a speculative read that would find nothing).
 void Connection::watch() {
   watching_ = true;
-  socket_.async_read_some(buffer_.prepare(8192), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+  socket_.async_wait(Socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+    std::size_t n = 0;
+    if (!ec) {
+      n = self->socket_.read_some(self->buffer_.prepare(8192), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        self->watching_ = false;
+        return self->watch();  // woken with nothing to read
+      }
+    }
     self->on_watch(ec, n);
   });
 }
@@ -239,7 +275,7 @@ void Connection::submit(const RouteTable::Match& m, http::request<http::string_b
   exchange_.context = std::make_shared<detail::CallContext>(exchange_.request_id, deadline);
   const std::uint64_t seq = ++exchange_.seq;
   phase_ = Phase::kAwaitingAnswer;
-  m.entry->router->submit(make_http_call(shared_from_this(), seq, std::move(request), exchange_.context));
+  submit_soon(socket_.get_executor(), m.entry->router, make_http_call(shared_from_this(), seq, std::move(request), exchange_.context));
   if (deadline != DeadlineTimer::Clock::time_point::max()) timer_.set(deadline, shared_from_this());
   watch();
 }

@@ -205,6 +205,7 @@ void Runtime::shutdown() {
   pool_->stop();
   if (proxy_) proxy_->stop();
   if (admin_) admin_->stop();  // last: it reads the controller's status until here
+  log::flush();
 }
 
 }  // namespace cserve::detail
