@@ -1,21 +1,17 @@
+// The controller's loop and reconcile (see controller.hpp); target state in
+// controller_target.cpp, statuses in controller_status.cpp, gauges in controller_metrics.cpp.
 #include "controller/controller.hpp"
 
 #include "common/logging.hpp"
+#include "controller/controller_internal.hpp"
 #include "controller/rollout.hpp"
 
 #include <cserve/error.hpp>
 
 #include <algorithm>
-#include <set>
 
 namespace cserve {
 namespace {
-
-std::string version_key_of(const detail::DeploymentDef& def) {
-  return def.code_version + "|" + describe(def.options.resources);
-}
-
-Router::Config router_config(const DeploymentOptions& o) { return {o.max_ongoing_requests, o.max_queued_requests}; }
 
 HealthConfig health_config(const DeploymentOptions& o) { return {o.health_check_period_s, o.health_check_timeout_s}; }
 
@@ -103,126 +99,6 @@ std::string Controller::new_replica_id(const std::string& deployment) {
   std::string id = deployment + "#";
   for (int i = 0; i < 6; ++i) id.push_back(kAlphabet[rng_() % (sizeof kAlphabet - 1)]);
   return id;
-}
-
-// ---- Target state ------------------------------------------------------------------------------
-
-void Controller::deploy(AppSpec spec) {
-  validate_app_spec(spec);
-  detail::MutexLock lock(mu_);
-  for (const auto& [name, app] : apps_) {
-    if (name != spec.name && !app->deleting && app->route_prefix == spec.route_prefix) {
-      throw ConfigError("route_prefix '" + spec.route_prefix + "' is already used by application '" + name + "'");
-    }
-  }
-  apply_locked(std::move(spec));
-  publish_routes_locked();
-  wake();
-  status_cv_.notify_all();
-}
-
-void Controller::deploy_all(std::vector<AppSpec> specs) {
-  std::set<std::string> prefixes;
-  for (const auto& spec : specs) {
-    validate_app_spec(spec);
-    if (!prefixes.insert(spec.route_prefix).second) {
-      throw ConfigError("route_prefix '" + spec.route_prefix + "' is used by two applications");
-    }
-  }
-  detail::MutexLock lock(mu_);
-  for (auto& [app_name, app] : apps_) {
-    const std::string& name = app_name;  // (a structured binding cannot be captured by clang 14)
-    const bool kept = std::any_of(specs.begin(), specs.end(), [&](const AppSpec& s) { return s.name == name; });
-    if (kept || app->deleting) continue;
-    mark_deleting(*app);
-    CSERVE_LOG(kInfo, "controller") << "deleting application '" << name << "' (not in the config)";
-  }
-  for (auto& spec : specs) apply_locked(std::move(spec));
-  publish_routes_locked();
-  wake();
-  status_cv_.notify_all();
-}
-
-void Controller::apply_locked(AppSpec spec) {
-  auto& slot = apps_[spec.name];
-  if (!slot) {
-    slot = std::make_unique<AppRecord>();
-    slot->name = spec.name;
-  }
-  AppRecord& app = *slot;
-  app.route_prefix = spec.route_prefix;
-  app.ingress = spec.deployments.front().options.name;
-  app.deleting = false;
-  app.verdict = {ApplicationStatus::DEPLOYING, ""};
-  for (auto& [deployment_name, d] : app.deployments) {
-    const std::string& name = deployment_name;  // (a structured binding cannot be captured by clang 14)
-    const bool kept = std::any_of(spec.deployments.begin(), spec.deployments.end(),
-                                  [&](const auto& def) { return def.options.name == name; });
-    if (!kept) d.deleting = true;
-  }
-  for (auto& def : spec.deployments) {
-    auto [it, created] = app.deployments.try_emplace(def.options.name);
-    DeploymentRecord& d = it->second;
-    if (created) d.router = std::make_shared<Router>(def.options.name, router_config(def.options), rng_());
-    set_target(d, std::move(def));
-  }
-  CSERVE_LOG(kInfo, "controller") << "deploying application '" << app.name << "' at " << app.route_prefix;
-}
-
-void Controller::set_target(DeploymentRecord& d, detail::DeploymentDef def) {
-  std::string key = version_key_of(def);
-  if (key != d.version_key) {
-    d.start_failures = 0;
-    d.started_once = false;
-    d.last_start_error.reset();
-  }
-  d.failed.reset();
-  if (def.options.user_config != d.def.options.user_config) ++d.config_generation;
-  if (const auto& a = def.options.autoscaling_config) {
-    // The first deploy starts at initial_replicas; a redeploy keeps the current count within
-    // the (new) bounds.
-    d.autoscaled = d.autoscaled ? std::clamp(*d.autoscaled, a->min_replicas, a->max_replicas)
-                                : a->initial_replicas.value_or(a->min_replicas);
-  } else {
-    d.autoscaled.reset();
-    d.autoscaling = {};
-  }
-  d.scaling = Scaling::kNone;
-  d.version_key = std::move(key);
-  d.def = std::move(def);
-  d.deleting = false;
-  d.verdict = {DeploymentStatus::UPDATING, DeploymentStatusTrigger::CONFIG_UPDATE_STARTED, ""};
-  d.unhealthy.reset();
-  d.router->reopen();
-  d.republish = true;  // the tick hands the router the new limits
-}
-
-void Controller::mark_deleting(AppRecord& app) {
-  app.deleting = true;
-  app.verdict.status = ApplicationStatus::DELETING;
-  for (auto& [name, d] : app.deployments) d.deleting = true;
-}
-
-void Controller::delete_app(const std::string& name) {
-  detail::MutexLock lock(mu_);
-  auto it = apps_.find(name);
-  if (it == apps_.end()) throw ConfigError("no application named '" + name + "'");
-  mark_deleting(*it->second);
-  CSERVE_LOG(kInfo, "controller") << "deleting application '" << name << "'";
-  publish_routes_locked();
-  wake();
-  status_cv_.notify_all();
-}
-
-void Controller::publish_routes_locked() {
-  std::vector<RouteTable::Entry> entries;
-  for (const auto& [name, app] : apps_) {
-    if (app->deleting) continue;
-    auto d = app->deployments.find(app->ingress);
-    if (d == app->deployments.end()) continue;
-    entries.push_back({app->route_prefix, name, d->second.router});
-  }
-  publish_routes_(std::make_shared<const RouteTable>(std::move(entries)));
 }
 
 // ---- The tick ----------------------------------------------------------------------------------
@@ -544,140 +420,6 @@ void Controller::drain_and_stop(DeploymentRecord& d, TimePoint now) {
       wake();
     });
   }
-}
-
-void Controller::update_statuses(AppRecord& app) {
-  std::vector<DeploymentSummary> summaries;
-  for (auto& [name, d] : app.deployments) {
-    DeploymentFacts facts;
-    facts.target_replicas = d.autoscaled.value_or(d.def.options.num_replicas);
-    for (const auto& r : d.replicas) {
-      if (r->state == ReplicaState::RUNNING && r->version_key == d.version_key) {
-        ++facts.running_target;
-      } else if (r->state != ReplicaState::STOPPING) {
-        ++facts.others;
-      }
-    }
-    facts.deleting = d.deleting;
-    facts.failed = d.failed;
-    facts.unhealthy = d.unhealthy;
-    facts.scaling = d.scaling;
-    facts.unplaceable = d.unplaceable;
-    if (d.start_failures > 0) facts.last_start_error = d.last_start_error;
-    d.verdict = derive_deployment_status(facts, d.verdict);
-    if (d.verdict.status == DeploymentStatus::HEALTHY) {  // settled: what led here is over
-      d.unhealthy.reset();
-      d.scaling = Scaling::kNone;
-    }
-    summaries.push_back({name, d.verdict, d.scaling});
-  }
-  app.verdict = derive_application_status(app.deleting, app.verdict.status, summaries);
-}
-
-// ---- Waiting and reading -----------------------------------------------------------------------
-
-void Controller::wait_running(const std::string& name, std::optional<TimePoint> deadline) {
-  detail::MutexLock lock(mu_);
-  auto settled = [&] {
-    mu_.assert_held();
-    if (stop_) return true;
-    auto it = apps_.find(name);
-    if (it == apps_.end()) return true;
-    const ApplicationStatus s = it->second->verdict.status;
-    return s == ApplicationStatus::RUNNING || s == ApplicationStatus::DEPLOY_FAILED ||
-           s == ApplicationStatus::DELETING;
-  };
-  if (deadline) {
-    status_cv_.wait_until(mu_, *deadline, settled);
-  } else {
-    status_cv_.wait(mu_, settled);
-  }
-  auto it = apps_.find(name);
-  if (it == apps_.end()) throw DeployError("application '" + name + "' was deleted while deploying");
-  const AppRecord& app = *it->second;
-  switch (app.verdict.status) {
-    case ApplicationStatus::RUNNING:
-      return;
-    case ApplicationStatus::DEPLOY_FAILED:
-      throw DeployError("application '" + name + "' is DEPLOY_FAILED: " + app.verdict.message);
-    case ApplicationStatus::DELETING:
-      throw DeployError("application '" + name + "' is being deleted");
-    default:
-      throw DeployError("application '" + name + "' is not RUNNING " +
-                        (stop_ ? std::string("(the runtime is shutting down)")
-                               : "in time; status " + std::string(to_string(app.verdict.status)) + ": " +
-                                     app.verdict.message));
-  }
-}
-
-void Controller::wait_deleted(const std::string& name) {
-  detail::MutexLock lock(mu_);
-  status_cv_.wait(mu_, [&] {
-    mu_.assert_held();
-    return stop_ || apps_.find(name) == apps_.end();
-  });
-}
-
-ServeStatus Controller::status() const {
-  detail::MutexLock lock(mu_);
-  ServeStatus out;
-  for (const auto& [name, app] : apps_) {
-    ApplicationStatusInfo a;
-    a.name = name;
-    a.route_prefix = app->route_prefix;
-    a.ingress = app->ingress;
-    a.status = app->verdict.status;
-    a.message = app->verdict.message;
-    for (const auto& [dname, d] : app->deployments) {
-      DeploymentStatusInfo info;
-      info.name = dname;
-      info.status = d.verdict.status;
-      info.status_trigger = d.verdict.trigger;
-      info.message = d.verdict.message;
-      info.health_check_replacements = d.health_replacements;
-      info.target_replicas = d.target_replicas();
-      for (const auto& r : d.replicas) {
-        info.replicas.push_back(
-            {r->id, r->state, r->code_version, r->allocation ? r->allocation->gpu_ids() : std::vector<int>{}});
-      }
-      a.deployments.emplace(dname, std::move(info));
-    }
-    out.applications.emplace(name, std::move(a));
-  }
-  return out;
-}
-
-Controller::Target Controller::target(const std::string& app, const std::optional<std::string>& deployment) const {
-  detail::MutexLock lock(mu_);
-  auto a = apps_.find(app);
-  if (a == apps_.end() || a->second->deleting) throw ConfigError("no application named '" + app + "'");
-  const std::string& name = deployment.value_or(a->second->ingress);
-  auto d = a->second->deployments.find(name);
-  if (d == a->second->deployments.end() || d->second.deleting) {
-    throw ConfigError("application '" + app + "' has no deployment '" + name + "'");
-  }
-  return {d->second.router, name, d->second.def.type_name};
-}
-
-void Controller::shutdown(Duration timeout) {
-  {
-    detail::MutexLock lock(mu_);
-    if (stop_) return;
-    for (auto& [name, app] : apps_) mark_deleting(*app);
-    publish_routes_locked();
-    wake();
-    status_cv_.wait_for(mu_, timeout, [&] {
-      mu_.assert_held();
-      return apps_.empty();
-    });
-    if (!apps_.empty()) {
-      CSERVE_LOG(kWarning, "controller") << "shutdown: replicas still stopping after the timeout";
-    }
-    stop_ = true;
-    wake_cv_.notify_all();
-    status_cv_.notify_all();
-  }
-  if (thread_.joinable()) thread_.join();
 }
 
 }  // namespace cserve
