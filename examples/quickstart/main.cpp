@@ -8,6 +8,9 @@
 //   $ curl localhost:8000/Counter/incr     -> {"count":1}   (a new version: the count restarted)
 #include <cserve/cserve.hpp>
 
+#include <chrono>
+#include <thread>
+
 #include "../common/example_args.hpp"
 #include "../counter_routes/counter_routes.hpp"
 
@@ -47,6 +50,15 @@ int main(int argc, char** argv) {
       std::printf("redeployed\n");
       std::fflush(stdout);
       redeployed = true;
+      // The new version serves; the old replica drains in the background. Say when it is gone.
+      for (;;) {
+        const cserve::ServeStatus s = serve.status();
+        const auto& replicas = s.applications.at("default").deployments.at("Counter").replicas;
+        if (replicas.size() == 1 && replicas[0].state == cserve::ReplicaState::RUNNING) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      std::printf("the old version has stopped\n");
+      std::fflush(stdout);
     }
     serve.shutdown();
   });

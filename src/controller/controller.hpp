@@ -89,6 +89,9 @@ class Controller {
   };
   Target target(const std::string& app, const std::optional<std::string>& deployment) const CSERVE_EXCLUDES(mu_);
 
+  // How long requests in flight may take to finish at shutdown: the longest
+  // graceful_shutdown_timeout_s among the deployments (zero when there are none).
+  Duration drain_budget() const CSERVE_EXCLUDES(mu_);
   // Deletes every application, waits (at most `timeout`) for the replicas to stop, ends the loop.
   void shutdown(Duration timeout) CSERVE_EXCLUDES(mu_);
 

@@ -5,6 +5,8 @@
 
 #include <cserve/error.hpp>
 
+#include <algorithm>
+
 namespace cserve {
 
 void Controller::update_statuses(AppRecord& app) {
@@ -116,6 +118,17 @@ Controller::Target Controller::target(const std::string& app, const std::optiona
     throw ConfigError("application '" + app + "' has no deployment '" + name + "'");
   }
   return {d->second.router, name, d->second.def.type_name};
+}
+
+Duration Controller::drain_budget() const {
+  detail::MutexLock lock(mu_);
+  double longest = 0;
+  for (const auto& [name, app] : apps_) {
+    for (const auto& [dname, d] : app->deployments) {
+      longest = std::max(longest, d.def.options.graceful_shutdown_timeout_s);
+    }
+  }
+  return seconds_to_duration(longest);
 }
 
 void Controller::shutdown(Duration timeout) {

@@ -76,11 +76,11 @@ void Controller::apply_locked(AppSpec spec) {
 
 void Controller::set_target(DeploymentRecord& d, detail::DeploymentDef def) {
   std::string key = version_key_of(def);
-  if (key != d.version_key) {
-    d.start_failures = 0;
-    d.started_once = false;
-    d.last_start_error.reset();
-  }
+  if (key != d.version_key) d.started_once = false;
+  // Every deploy is a new attempt: a deployment that failed to start may start now (a missing
+  // file restored, a user_config its reconfigure() accepts).
+  d.start_failures = 0;
+  d.last_start_error.reset();
   d.failed.reset();
   if (def.options.user_config != d.def.options.user_config) ++d.config_generation;
   if (const auto& a = def.options.autoscaling_config) {

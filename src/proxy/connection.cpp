@@ -88,6 +88,15 @@ void Connection::close_if_idle() {
   if (phase_ == Phase::kIdle) close();
 }
 
+void Connection::close_now() {
+  assert_on_io_thread();
+  if (phase_ == Phase::kAwaitingAnswer) {
+    CSERVE_LOG(kWarning, "proxy") << "request " << exchange_.request_id
+                                  << " not answered when the drain ended; cancelling it";
+  }
+  close();
+}
+
 // ---- Reading -----------------------------------------------------------------------------------
 
 // After an answer (or at the start): the next request, from bytes already here or to come.

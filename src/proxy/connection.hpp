@@ -58,6 +58,9 @@ class Connection final : public AnswerSink, public std::enable_shared_from_this<
   asio::io_context::executor_type executor() { return socket_.get_executor(); }
   // During a drain: a connection waiting for its next request closes now.
   void close_if_idle();
+  // At the end of a drain: closes now, whatever it is doing (a request being answered is
+  // cancelled).
+  void close_now();
 
   // AnswerSink, from any thread:
   void post_answer(std::uint64_t seq, Response answer) override;

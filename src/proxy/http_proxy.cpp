@@ -108,12 +108,22 @@ void HttpProxy::drain(Duration timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     std::vector<std::shared_ptr<Connection>> alive = impl_->state.alive();
-    if (alive.empty() || std::chrono::steady_clock::now() >= deadline) break;
+    if (alive.empty()) return;
+    if (std::chrono::steady_clock::now() >= deadline) break;
     for (auto& c : alive) {
       asio::post(c->executor(), [c] { c->close_if_idle(); });
     }
     alive.clear();
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // Out of time: close what is left. Requests still being answered are cancelled, so coroutines
+  // waiting in replicas unwind now, while the worker pool still runs.
+  for (auto& c : impl_->state.alive()) {
+    asio::post(c->executor(), [c] { c->close_now(); });
+  }
+  const auto closed_by = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (!impl_->state.alive().empty() && std::chrono::steady_clock::now() < closed_by) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
 

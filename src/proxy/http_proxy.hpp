@@ -46,7 +46,8 @@ class HttpProxy {
   int port() const;
   void set_routes(std::shared_ptr<const RouteTable> routes);
   // Stops accepting, closes idle connections and waits (at most `timeout`) for the requests in
-  // flight to be answered. Idempotent.
+  // flight to be answered; then closes the connections left, cancelling their requests.
+  // Idempotent.
   void drain(Duration timeout);
   // Closes every connection left and joins the I/O threads. Idempotent.
   void stop();

@@ -200,7 +200,9 @@ void Runtime::shutdown() {
   }
   // Long enough for every replica's graceful_shutdown_timeout_s (Ray's default 20 s) to apply.
   const Duration timeout = std::chrono::seconds(30);
-  if (proxy_) proxy_->drain(std::chrono::seconds(10));
+  // Requests in flight get as long as the deployments' graceful_shutdown_timeout_s allows; those
+  // still running then are cancelled, so that their coroutines unwind before replicas stop.
+  if (proxy_) proxy_->drain(controller_->drain_budget());
   controller_->shutdown(timeout);
   pool_->stop();
   if (proxy_) proxy_->stop();

@@ -5,6 +5,7 @@
 #include "support/http_client.hpp"
 #include "support/local_serve.hpp"
 #include "support/prometheus.hpp"
+#include "support/wait.hpp"
 
 #include <gtest/gtest.h>
 
@@ -127,12 +128,14 @@ TEST(Admin, ApplicationsEndpointShowsStatusAndDeleteShutsDown) {
   EXPECT_EQ(admin.request("POST", "/api/serve/applications/").status, 405);
   EXPECT_EQ(admin.get("/nope").status, 404);
 
+  std::atomic<bool> waiting{false};
   std::atomic<bool> returned{false};
   std::thread waiter([&] {
-    serve.wait();
+    serve.wait([&] { waiting = true; });  // on_waiting: the signal handlers are in place
     returned = true;
   });
-  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(test::wait_until([&] { return waiting.load(); }));
+  EXPECT_FALSE(returned.load()) << "wait() blocks until something asks it to stop";
   auto del = HttpClient(serve.admin_port()).request("DELETE", "/api/serve/applications/");
   EXPECT_EQ(del.status, 200);
   waiter.join();  // wait() returned: the runtime shut down
@@ -169,49 +172,43 @@ TEST(Admin, UserMetricsRejectUndeclaredTags) {
   EXPECT_THROW(metrics::Gauge("admin_test_checked"), ConfigError);  // same name, other type
 }
 
-// 50 ms per request without holding a thread.
-class Slow {
- public:
-  Task<Json> operator()() {
-    co_await sleep_for(std::chrono::milliseconds(50));
-    co_return Json{{"ok", true}};
-  }
-};
-
 TEST(Admin, ABurstThatFillsTheQueueGets503sThatAreCountedAndLosesNothingElse) {
+  Scored::set_open(false);  // /wait holds its slot until the test opens the gate
   Serve serve = test::start_local(with_admin());
-  serve.run(deployment<Slow>().max_ongoing_requests(2).max_queued_requests(3).bind(),
+  serve.run(deployment<Scored>().max_ongoing_requests(2).max_queued_requests(3).bind(),
             {.name = "burst", .route_prefix = "/burst"});
   auto scrape = [&] { return test::parse_prometheus(HttpClient(serve.admin_port()).get("/metrics").body); };
   auto count = [](const test::PromText& m, const char* code) {
     return m.sum("cserve_num_http_requests_total", {{"application", "burst"}, {"status_code", code}});
   };
+  auto gauge = [&](const char* name) { return scrape().sum(name, {{"application", "burst"}}); };
   const auto before = scrape();
 
-  constexpr int kClients = 24;
   std::vector<std::future<test::HttpResult>> replies;
-  for (int i = 0; i < kClients; ++i) {
-    replies.push_back(std::async(std::launch::async, [&] { return HttpClient(serve.http_port()).get("/burst"); }));
-  }
-  int ok = 0, rejected = 0, other = 0;
-  for (auto& r : replies) {
-    auto res = r.get();
-    if (res.status == 200) {
-      ++ok;
-    } else if (res.status == 503) {
-      ++rejected;
-      EXPECT_NE(Json::parse(res.body)["error"].get<std::string>().find("max_queued_requests"), std::string::npos);
-    } else {
-      ++other;
+  struct OpenAtExit {  // whatever happens, the held requests end before the futures are joined
+    ~OpenAtExit() { Scored::set_open(true); }
+  } open_at_exit;
+  auto send = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      replies.push_back(std::async(std::launch::async, [&] { return HttpClient(serve.http_port()).get("/burst/wait"); }));
     }
+  };
+  send(2);  // both slots taken...
+  ASSERT_TRUE(test::wait_until([&] { return gauge("cserve_replica_processing_queries") == 2; }));
+  send(3);  // ...the queue full...
+  ASSERT_TRUE(test::wait_until([&] { return gauge("cserve_deployment_queued_queries") == 3; }));
+  send(19);  // ...and every later request of the burst answered 503 at once.
+  for (std::size_t i = 5; i < replies.size(); ++i) {
+    auto res = replies[i].get();
+    EXPECT_EQ(res.status, 503) << res.body;
+    EXPECT_EQ(Json::parse(res.body)["code"], "OVERLOADED");
+    EXPECT_NE(Json::parse(res.body)["error"].get<std::string>().find("max_queued_requests"), std::string::npos);
   }
-  EXPECT_EQ(ok + rejected, kClients) << "every request is answered 200 or 503";
-  EXPECT_EQ(other, 0);
-  EXPECT_GT(rejected, 0) << "24 at once against 2 running + 3 queued must overflow";
-  EXPECT_GE(ok, 5);
+  Scored::set_open(true);
+  for (std::size_t i = 0; i < 5; ++i) EXPECT_EQ(replies[i].get().status, 200) << "the held and queued ones lose nothing";
   const auto after = scrape();
-  EXPECT_EQ(count(after, "503") - count(before, "503"), rejected);
-  EXPECT_EQ(count(after, "200") - count(before, "200"), ok);
+  EXPECT_EQ(count(after, "503") - count(before, "503"), 19);
+  EXPECT_EQ(count(after, "200") - count(before, "200"), 5);
   EXPECT_EQ(after.value("cserve_deployment_queued_queries", {{"application", "burst"}}), 0);
 }
 

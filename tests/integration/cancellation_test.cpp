@@ -3,6 +3,7 @@
 #include <cserve/cserve.hpp>
 
 #include "support/http_client.hpp"
+#include "support/wait.hpp"
 #include "support/local_serve.hpp"
 
 #include "common/asio.hpp"
@@ -147,6 +148,16 @@ tcp::socket send_only(asio::io_context& io, int port, const std::string& request
 
 std::string get(const std::string& path) { return "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n"; }
 
+// Requests waiting in a deployment's queue, from this process's metrics.
+double queued(const std::string& app, const std::string& deployment) {
+  return test::local_metric("cserve_deployment_queued_queries", {{"application", app}, {"deployment", deployment}});
+}
+
+// Requests in flight on a deployment's replicas, from this process's metrics.
+double in_flight(const std::string& app, const std::string& deployment) {
+  return test::local_metric("cserve_replica_processing_queries", {{"application", app}, {"deployment", deployment}});
+}
+
 class Cancellation : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -165,7 +176,8 @@ class Cancellation : public ::testing::Test {
     serve_.emplace(test::start_local(o));
     serve_->run(deployment<Recorder>().max_ongoing_requests(1).bind(),
                 {.name = "rec", .route_prefix = "/rec"});
-    serve_->run(deployment<Front>().bind(deployment<Slow>().bind()),
+    // One slot each: a slot that is not given back makes the next request wait forever.
+    serve_->run(deployment<Front>().max_ongoing_requests(1).bind(deployment<Slow>().max_ongoing_requests(1).bind()),
                 {.name = "front", .route_prefix = "/front"});
     port_ = serve_->http_port();
   }
@@ -182,9 +194,10 @@ TEST_F(Cancellation, AClientThatGoesAwayIsDroppedFromTheQueue) {
   ASSERT_TRUE(g_journal.wait_for("ran /hold"));
   {
     auto quitter = send_only(io, port_, get("/rec/quitter"));
-    std::this_thread::sleep_for(200ms);  // queued behind /hold (max_ongoing_requests 1)
+    ASSERT_TRUE(test::wait_until([] { return queued("rec", "Recorder") == 1; }))
+        << "queued behind /hold (max_ongoing_requests 1)";
   }  // closed
-  std::this_thread::sleep_for(200ms);
+  ASSERT_TRUE(test::wait_until([] { return queued("rec", "Recorder") == 0; })) << "it left the queue";
   gate_->release();
   EXPECT_EQ(test::HttpClient(port_).get("/rec/after").status, 200);
   auto events = g_journal.events();
@@ -204,7 +217,8 @@ TEST_F(Cancellation, AClientThatGoesAwayCancelsTheRunningCoroutineAndItsDownstre
   ASSERT_TRUE(g_journal.wait_for("parent cancelled"));
   EXPECT_LT(Clock::now() - t0, 10s) << "cancelled at the next suspension point, not after the sleep";
   EXPECT_FALSE(g_journal.has("child finished"));
-  // Slots were given back: both deployments serve the next request.
+  // Slots were given back (one each): both deployments serve the next request.
+  EXPECT_TRUE(test::wait_until([] { return in_flight("front", "Front") == 0 && in_flight("front", "Slow") == 0; }));
   EXPECT_EQ(test::HttpClient(port_).get("/front?ms=1").status, 200);
 }
 
@@ -219,7 +233,9 @@ TEST_F(Cancellation, RequestTimeoutAnswers408AndCancelsDownstream) {
   EXPECT_LT(Clock::now() - t0, 4s) << "answered at the deadline (0.5 s), not at another timeout";
   ASSERT_TRUE(g_journal.wait_for("child timed out"));
   ASSERT_TRUE(g_journal.wait_for("parent timed out"));
-  // The connection stays usable, and a fast request is unaffected by the limit.
+  // The connection stays usable, the slots were given back (one each), and a fast request is
+  // unaffected by the limit.
+  EXPECT_TRUE(test::wait_until([] { return in_flight("front", "Front") == 0 && in_flight("front", "Slow") == 0; }));
   auto ok = client.get("/front?ms=1");
   EXPECT_EQ(ok.status, 200);
   EXPECT_EQ(Json::parse(ok.body)["slept_ms"], 1);

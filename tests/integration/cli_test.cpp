@@ -3,9 +3,11 @@
 // status, an invalid config (rejected, naming the field; nothing changes), config, shutdown.
 #include <cserve/json.hpp>
 
+#include "support/cli.hpp"
 #include "support/http_client.hpp"
 #include "support/load.hpp"
 #include "support/process.hpp"
+#include "support/wait.hpp"
 
 #include <gtest/gtest.h>
 
@@ -20,19 +22,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-struct CliResult {
-  int code = -1;
-  std::string output;  // stdout and stderr
-};
-
-// Runs `cserve ARGS` to its end.
-CliResult cli(const std::string& args) {
-  test::ChildProcess p("/bin/sh", {"-c", std::string(CSERVE_BINARY) + " " + args + " 2>&1"});
-  CliResult r;
-  while (auto line = p.wait_for_line("", 60s)) r.output += *line + "\n";
-  r.code = p.wait_exit(60s).value_or(-1);
-  return r;
-}
+test::CliResult cli(const std::string& args) { return test::run_cli(args); }
 
 class Cli : public ::testing::Test {
  protected:
@@ -87,10 +77,11 @@ TEST_F(Cli, TheSeedsFlowFromATerminal) {
   {  // the routed Counter rolls in while clients keep calling
     test::LoadGenerator load(http_port, "/Counter", 8);
     load.start();
-    std::this_thread::sleep_for(200ms);
+    ASSERT_TRUE(test::wait_until([&] { return load.responses_so_far() >= 50; }));
     auto second = cli("deploy " + path("routes.yaml") + at);
     EXPECT_EQ(second.code, 0) << second.output;
-    std::this_thread::sleep_for(200ms);
+    const long at_deploy = load.responses_so_far();
+    ASSERT_TRUE(test::wait_until([&] { return load.responses_so_far() >= at_deploy + 50; }));  // on the new version
     auto stats = load.stop();
     EXPECT_GT(stats.ok(), 0);
     EXPECT_EQ(stats.failed(), 0) << "a rolling update must fail no request";

@@ -4,6 +4,7 @@
 #include "support/http_client.hpp"
 #include "support/load.hpp"
 #include "support/process.hpp"
+#include "support/wait.hpp"
 
 #include <gtest/gtest.h>
 
@@ -137,17 +138,19 @@ TEST(Examples, QuickstartRollsOverUnderLoadWithNoFailedRequest) {
 
   test::LoadGenerator load(port, "/Counter", 64, 120s);
   load.start();
-  while (load.responses_so_far() < 500) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(test::wait_until([&] { return load.responses_so_far() >= 500; }, 60s));
   p.signal(SIGHUP);
   ASSERT_TRUE(p.wait_for_line("redeployed", 60s));
-  // Keep the load on while the old replica drains (its first drain check finds requests in
+  // The load stays on while the old replica drains (its first drain check finds requests in
   // flight; the next comes graceful_shutdown_wait_loop_s = 2 s later) and stops.
   long at_redeploy = load.responses_so_far();
-  std::this_thread::sleep_for(2500ms);
-  EXPECT_GT(load.responses_so_far(), at_redeploy);
+  ASSERT_TRUE(p.wait_for_line("the old version has stopped", 60s));
+  // And on, with the new version alone.
+  const long at_stop = load.responses_so_far();
+  ASSERT_TRUE(test::wait_until([&] { return load.responses_so_far() >= at_stop + 200; }, 60s));
   auto stats = load.stop();
 
-  EXPECT_GT(stats.responses, 1000);
+  EXPECT_GT(stats.responses, at_redeploy + 200);
   EXPECT_EQ(stats.connection_errors, 0);
   EXPECT_EQ(stats.failed(), 0) << "non-200 responses: " << stats.responses - stats.ok();
 

@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
+
 #include <atomic>
 #include <chrono>
 #include <set>
@@ -41,9 +44,37 @@ class Sleeper {
   int ms_;
 };
 
+// A meeting point shared by every replica of every Meeting deployment: each call arrives and
+// blocks until `parties` calls are there at once (or 20 s pass: then it reports that they never
+// were). Calls that meet were in flight together. Each test starts with reset().
+class Meeting {
+ public:
+  explicit Meeting(int parties) : parties_(parties) {}
+  int operator()(int x) {
+    std::unique_lock lock(mu);
+    ++arrived;
+    cv.notify_all();
+    if (!cv.wait_for(lock, std::chrono::seconds(20), [&] { return arrived >= parties_; })) {
+      throw std::runtime_error("only " + std::to_string(arrived) + " of " + std::to_string(parties_) +
+                               " calls were ever in flight at once");
+    }
+    return x;
+  }
+  static void reset() {
+    std::lock_guard lock(mu);
+    arrived = 0;
+  }
+
+ private:
+  static inline std::mutex mu;
+  static inline std::condition_variable cv;
+  static inline int arrived = 0;
+  const int parties_;
+};
+
 class FanOut {
  public:
-  FanOut(DeploymentHandle<Sleeper> a, DeploymentHandle<Sleeper> b) : a_(std::move(a)), b_(std::move(b)) {}
+  FanOut(DeploymentHandle<Meeting> a, DeploymentHandle<Meeting> b) : a_(std::move(a)), b_(std::move(b)) {}
   Task<int> operator()(int x) {
     auto ra = a_.remote(x);  // both in flight before either is awaited
     auto rb = b_.remote(x + 1);
@@ -53,7 +84,7 @@ class FanOut {
   }
 
  private:
-  DeploymentHandle<Sleeper> a_, b_;
+  DeploymentHandle<Meeting> a_, b_;
 };
 
 TEST(Handle, RunReturnsAHandleToTheIngress) {
@@ -89,13 +120,11 @@ TEST(Handle, CallsFromEightUserThreadsAllComplete) {
 
 TEST(Handle, ParallelFanOutOverlaps) {
   Serve serve = start_local({.worker_threads = 3});
-  auto slow = [](const char* name) { return deployment<Sleeper>().name(name).bind(300); };
-  auto h = serve.run(deployment<FanOut>().bind(slow("A"), slow("B")));
-  auto start = std::chrono::steady_clock::now();
-  EXPECT_EQ(h.remote(1).result(), 3);
-  auto took = std::chrono::steady_clock::now() - start;
-  EXPECT_GE(took, 300ms);
-  EXPECT_LT(took, 550ms) << "two 300 ms children should overlap, not add up to 600 ms";
+  // A and B answer only once both calls are in flight together: sequential calls would fail.
+  Meeting::reset();
+  auto h = serve.run(deployment<FanOut>().bind(deployment<Meeting>().name("A").bind(2),
+                                                 deployment<Meeting>().name("B").bind(2)));
+  EXPECT_EQ(h.remote(1).result(30s), 3);
 }
 
 class Doubler {
@@ -262,25 +291,26 @@ TEST(Composition, RedeployingOnePartRollsOnlyThatPart) {
   EXPECT_NE(running(serve, "Version"), version);   // rolled
 }
 
+// Counts the calls suspended in it at once.
 class Gather {
  public:
-  explicit Gather(DeploymentHandle<Sleeper> s) : s_(std::move(s)) {}
+  explicit Gather(DeploymentHandle<Meeting> s) : s_(std::move(s)) {}
   Task<int> operator()(int x) { co_return co_await s_.remote(x); }
 
  private:
-  DeploymentHandle<Sleeper> s_;
+  DeploymentHandle<Meeting> s_;
 };
 
 TEST(Coroutines, SuspendedCallsInterleaveInOneReplica) {
   Serve serve = start_local({.worker_threads = 4});
+  // The four Meeting replicas answer only once four calls are in them at once; they all come
+  // through the one Gather replica, so it must hold four suspended calls at a time.
+  Meeting::reset();
   auto h = serve.run(deployment<Gather>().max_ongoing_requests(4).bind(
-      deployment<Sleeper>().num_replicas(4).max_ongoing_requests(1).resources({.cpus = 0.5}).bind(300)));
-  auto start = std::chrono::steady_clock::now();
+      deployment<Meeting>().num_replicas(4).max_ongoing_requests(1).resources({.cpus = 0.5}).bind(4)));
   std::vector<DeploymentResponse<int>> calls;
   for (int i = 0; i < 4; ++i) calls.push_back(h.remote(i));
-  for (int i = 0; i < 4; ++i) EXPECT_EQ(calls[i].result(), i);
-  // One Gather replica held four suspended calls at once: ~300 ms, not 1200 ms.
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 900ms);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(calls[i].result(30s), i);
 }
 
 TEST(Handle, CallsToADeletedApplicationFail) {

@@ -5,6 +5,7 @@
 #include "support/http_client.hpp"
 #include "support/load.hpp"
 #include "support/local_serve.hpp"
+#include "support/wait.hpp"
 
 #include <gtest/gtest.h>
 
@@ -95,6 +96,53 @@ TEST(Health, AReplicaWhoseCheckStartsFailingIsReplacedWithoutFailingTraffic) {
   EXPECT_EQ(d.status_trigger, DeploymentStatusTrigger::CONFIG_UPDATE_COMPLETED);
 }
 
+// check_health() fails while g_fail_next > 0, counting every check.
+std::atomic<int> g_fail_next{0};
+std::atomic<int> g_checks{0};
+class Countable {
+ public:
+  Json operator()() { return get_replica_context().replica_id; }
+  void check_health() {
+    ++g_checks;
+    if (g_fail_next.fetch_sub(1) > 0) throw std::runtime_error("sensor offline");
+  }
+};
+
+TEST(Health, TwoFailuresInARowAreToleratedTheThirdReplacesTheReplica) {
+  g_fail_next = 0;
+  Serve serve = test::start_local();
+  serve.run(deployment<Countable>().health_check_period_s(0.05).health_check_timeout_s(5).bind(),
+            {.name = "count", .route_prefix = "/count"});
+  auto failures = [] {
+    return test::local_metric("cserve_deployment_health_check_failures_total", {{"application", "count"}});
+  };
+  const auto first = running_replicas(serve.status(), "count", "Countable");
+  ASSERT_EQ(first.size(), 1u);
+  const double failed_before = failures();
+
+  // Exactly two failures, then passing checks: nothing is replaced.
+  g_fail_next = 2;
+  ASSERT_TRUE(test::wait_until([&] { return failures() == failed_before + 2; }));
+  const int checks = g_checks.load();
+  ASSERT_TRUE(test::wait_until([&] { return g_checks.load() >= checks + 3; })) << "passing checks follow";
+  auto d = serve.status().applications.at("count").deployments.at("Countable");
+  EXPECT_EQ(d.health_check_replacements, 0);
+  EXPECT_EQ(running_replicas(serve.status(), "count", "Countable"), first);
+  EXPECT_EQ(d.status, DeploymentStatus::HEALTHY);
+
+  // Three in a row: replaced.
+  g_fail_next = 3;
+  ASSERT_TRUE(test::wait_until([&] {
+    const ServeStatus s = serve.status();
+    const auto& dep = s.applications.at("count").deployments.at("Countable");
+    auto now = running_replicas(s, "count", "Countable");
+    return dep.health_check_replacements == 1 && now.size() == 1 && now != first;
+  })) << to_json(serve.status()).dump();
+  EXPECT_EQ(failures(), failed_before + 5);
+  d = serve.status().applications.at("count").deployments.at("Countable");
+  EXPECT_EQ(d.health_check_replacements, 1);
+}
+
 // One request at a time; "/block" never returns until the test releases it.
 struct Blocker {
   static inline std::mutex mu;
@@ -125,6 +173,7 @@ TEST(Health, AHandlerThatBlocksForeverGets408sAndItsReplicaReplaced) {
   ServeOptions o;
   o.http.request_timeout_s = 0.5;
   o.worker_threads = 4;
+  o.cpus = 1;  // the replacement needs the CPU the stuck replica held: it must be given back
   Serve serve = test::start_local(o);
   serve.run(deployment<Blocker>()
                 .max_ongoing_requests(1)

@@ -113,7 +113,9 @@ TEST_F(Logging, TextLinesNameTheReplicaAndRequest) {
     Serve serve = test::start_local(o);
     serve.run(deployment<Front>().bind(deployment<Child>().bind()), {.name = "graph", .route_prefix = "/g"});
     auto r = test::HttpClient(serve.http_port()).get("/g");
+    ASSERT_EQ(r.status, 200);
     id = r.header("x-request-id");
+    ASSERT_FALSE(id.empty()) << "a line would match an empty id anywhere";
   }
   bool found = false;
   for (const auto& line : lines()) {

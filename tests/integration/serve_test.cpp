@@ -2,7 +2,9 @@
 #include <cserve/cserve.hpp>
 
 #include "support/http_client.hpp"
+#include "support/load.hpp"
 #include "support/local_serve.hpp"
+#include "support/wait.hpp"
 
 #include <gtest/gtest.h>
 
@@ -56,9 +58,25 @@ struct Thrower {
   }
 };
 
+std::atomic<int> g_bad_constructions{0};
 struct BadConstructor {
-  BadConstructor() { throw std::runtime_error("model file missing"); }
+  BadConstructor() {
+    ++g_bad_constructions;
+    throw std::runtime_error("model file missing");
+  }
   Json operator()() { return "never"; }
+};
+
+// Serves its version; the version "broken" cannot be constructed.
+class Versioned {
+ public:
+  explicit Versioned(std::string v) : v_(std::move(v)) {
+    if (v_ == "broken") throw std::runtime_error("cannot load weights of version broken");
+  }
+  Json operator()() { return v_; }
+
+ private:
+  std::string v_;
 };
 
 struct Gpu {
@@ -177,6 +195,7 @@ TEST(Serve, HandlerExceptionsBecomeErrorsAndTheReplicaServesOn) {
 }
 
 TEST(Serve, ConstructorFailureIsDeployFailedAndOtherAppsServe) {
+  g_bad_constructions = 0;
   Serve serve = start_local();
   serve.run(deployment<Counter>().bind(), {.name = "good", .route_prefix = "/good"});
   try {
@@ -191,6 +210,8 @@ TEST(Serve, ConstructorFailureIsDeployFailedAndOtherAppsServe) {
   EXPECT_NE(bad.message.find("model file missing"), std::string::npos);
   EXPECT_EQ(bad.deployments.at("BadConstructor").status, DeploymentStatus::DEPLOY_FAILED);
   EXPECT_EQ(bad.deployments.at("BadConstructor").status_trigger, DeploymentStatusTrigger::REPLICA_STARTUP_FAILED);
+  // min(3 x num_replicas, 20) attempts, at least 3: exactly 3 here, then no more.
+  EXPECT_EQ(g_bad_constructions.load(), 3);
   HttpClient client(serve.http_port());
   EXPECT_EQ(client.get("/good").body, R"({"count":1})");
   auto failed = client.get("/bad");
@@ -199,6 +220,43 @@ TEST(Serve, ConstructorFailureIsDeployFailedAndOtherAppsServe) {
   // A fixed redeploy recovers the app.
   serve.run(deployment<Counter>().name("BadConstructor").bind(), {.name = "bad", .route_prefix = "/bad"});
   EXPECT_EQ(client.get("/bad").body, R"({"count":1})");
+}
+
+TEST(Serve, ARedeployWhoseConstructorThrowsLeavesTheOldVersionServingUnderLoad) {
+  Serve serve = start_local();
+  serve.run(deployment<Versioned>().num_replicas(2).bind("v1"), {.name = "app", .route_prefix = "/v"});
+  test::LoadGenerator load(serve.http_port(), "/v", 4);
+  load.start();
+  ASSERT_TRUE(test::wait_until([&] { return load.responses_so_far() >= 50; }));
+  try {
+    serve.run(deployment<Versioned>().num_replicas(2).bind("broken"), {.name = "app", .route_prefix = "/v"});
+    FAIL() << "expected DeployError";
+  } catch (const DeployError& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot load weights of version broken"), std::string::npos) << e.what();
+  }
+  const long at_failure = load.responses_so_far();
+  ASSERT_TRUE(test::wait_until([&] { return load.responses_so_far() >= at_failure + 50; }));
+  auto stats = load.stop();
+  EXPECT_EQ(stats.failed(), 0) << "the old version must serve on";
+  EXPECT_EQ(HttpClient(serve.http_port()).get("/v").body, "\"v1\"");
+  auto d = serve.status().applications.at("app").deployments.at("Versioned");
+  EXPECT_EQ(d.status, DeploymentStatus::DEPLOY_FAILED);
+  int running = 0;
+  for (const auto& r : d.replicas) running += r.state == ReplicaState::RUNNING;
+  EXPECT_EQ(running, 2);
+}
+
+TEST(Serve, AReconfigureThatThrowsFailsTheDeployWithItsError) {
+  Serve serve = start_local();
+  try {
+    serve.run(deployment<Configurable>().user_config({{"threshold", "high"}}).bind(), {.route_prefix = "/c"});
+    FAIL() << "expected DeployError";
+  } catch (const DeployError& e) {
+    EXPECT_NE(std::string(e.what()).find("type must be number"), std::string::npos) << e.what();
+  }
+  // The same deployment with a user_config its reconfigure() accepts runs.
+  serve.run(deployment<Configurable>().user_config({{"threshold", 3}}).bind(), {.route_prefix = "/c"});
+  EXPECT_EQ(Json::parse(HttpClient(serve.http_port()).get("/c").body)["threshold"], 3);
 }
 
 TEST(Serve, ChangingNumReplicasRestartsNoSurvivor) {

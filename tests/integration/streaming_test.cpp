@@ -3,6 +3,7 @@
 
 #include "support/http_client.hpp"
 #include "support/local_serve.hpp"
+#include "support/wait.hpp"
 
 #include "common/asio.hpp"
 
@@ -19,6 +20,7 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 std::atomic<int> g_yielded{0};
+std::atomic<int> g_big_produced{0};
 std::atomic<bool> g_frame_destroyed{false};
 
 struct FrameGuard {
@@ -28,8 +30,10 @@ struct FrameGuard {
 class Ticker {
  public:
   static void routes(Routes<Ticker>& r) {
-    r.get("/ticks", &Ticker::ticks).get("/json", &Ticker::json).get("/broken", &Ticker::broken);
+    r.get("/ticks", &Ticker::ticks).get("/json", &Ticker::json).get("/broken", &Ticker::broken).get("/big", &Ticker::big);
   }
+  // n chunks of 1 MiB, counted as they are produced.
+  Stream<std::string> big(const Request& req) { return megabytes(std::stoi(req.query("n").value_or("1"))); }
   Stream<std::string> ticks(const Request& req) {
     int n = std::stoi(req.query("n").value_or("5"));
     int ms = std::stoi(req.query("ms").value_or("100"));
@@ -50,6 +54,12 @@ class Ticker {
   }
 
  private:
+  static Stream<std::string> megabytes(int n) {
+    for (int i = 0; i < n; ++i) {
+      ++g_big_produced;
+      co_yield std::string(1 << 20, static_cast<char>('a' + i % 26));
+    }
+  }
   static Stream<std::string> tick(int n, std::chrono::milliseconds delay) {
     FrameGuard guard;
     for (int i = 0; i < n; ++i) {
@@ -117,6 +127,33 @@ TEST_F(Streaming, ChunksArriveOneByOne) {
     if (a.bytes.find("tick3;") != std::string::npos) last = a.at;
   }
   EXPECT_GT(last - first, 300ms);
+}
+
+TEST_F(Streaming, AClientThatDoesNotReadHoldsTheGeneratorBack) {
+  g_big_produced = 0;
+  asio::io_context io;
+  asio::ip::tcp::socket s(io);
+  s.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port_)});
+  asio::write(s, asio::buffer(std::string("GET /t/big?n=64 HTTP/1.1\r\nHost: x\r\n\r\n")));
+  ASSERT_TRUE(test::wait_until([] { return g_big_produced.load() >= 1; }));
+  // Nothing is read: once the socket buffers are full, no further item is produced (a pump that
+  // did not wait for each write would produce all 64 MiB at once).
+  EXPECT_FALSE(test::wait_until([] { return g_big_produced.load() >= 64; }, 1s))
+      << g_big_produced.load() << " items produced for a client that read nothing";
+  const int held = g_big_produced.load();
+  EXPECT_LT(held, 32);
+  // Reading lets it go on to the end.
+  std::size_t body_bytes = 0;
+  std::string tail;
+  char buf[1 << 16];
+  for (boost::system::error_code ec; tail.find("0\r\n\r\n") == std::string::npos && !ec;) {
+    const std::size_t n = s.read_some(asio::buffer(buf), ec);
+    body_bytes += n;
+    tail.append(buf, n);  // the last bytes seen, to find the final chunk
+    if (tail.size() > 16) tail.erase(0, tail.size() - 16);
+  }
+  EXPECT_EQ(g_big_produced.load(), 64);
+  EXPECT_GT(body_bytes, 64u << 20);
 }
 
 TEST_F(Streaming, ServerSentEventsWhenAsked) {

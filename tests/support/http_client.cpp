@@ -34,21 +34,47 @@ struct HttpClient::Impl {
 HttpClient::HttpClient(int port, std::string host) : impl_(std::make_unique<Impl>(std::move(host), port)) {}
 HttpClient::~HttpClient() = default;
 
+namespace {
+
+// The server closed a kept-alive connection before our request reached it (its keep-alive timer
+// raced our request): the request was not processed, so sending it again is safe.
+bool closed_before_answering(const boost::system::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe;
+}
+
+}  // namespace
+
 HttpResult HttpClient::request(const std::string& method, const std::string& target,
                                const std::string& body,
                                const std::vector<std::pair<std::string, std::string>>& headers) {
-  if (!impl_->stream) impl_->connect();
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
   if (req.method() == http::verb::unknown) req.method_string(method);
   req.set(http::field::host, impl_->host);
   for (const auto& [k, v] : headers) req.set(k, v);
   req.body() = body;
   req.prepare_payload();
-  http::write(*impl_->stream, req);
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(1u << 30);
-  http::read(*impl_->stream, impl_->buffer, parser);
-  auto res = parser.release();
+  std::optional<http::response_parser<http::string_body>> parser;
+  boost::system::error_code ec;
+  auto exchange = [&] {
+    parser.emplace();
+    parser->body_limit(1u << 30);
+    ec.clear();
+    http::write(*impl_->stream, req, ec);
+    if (!ec) http::read(*impl_->stream, impl_->buffer, *parser, ec);
+  };
+  const bool reused = impl_->stream.has_value();
+  if (!reused) impl_->connect();
+  exchange();
+  if (ec && reused && closed_before_answering(ec) && !parser->got_some()) {
+    impl_->connect();  // once, on a fresh connection
+    exchange();
+  }
+  if (ec) {
+    impl_->stream.reset();
+    throw boost::system::system_error(ec, method + " " + target);
+  }
+  auto res = parser->release();
   HttpResult out;
   out.status = static_cast<int>(res.result_int());
   for (const auto& f : res) {

@@ -27,7 +27,9 @@ class HttpClient {
  public:
   explicit HttpClient(int port, std::string host = "127.0.0.1");
   ~HttpClient();
-  // Sends one request on the kept-alive connection (reconnecting if the server closed it).
+  // Sends one request on the kept-alive connection. When the server had closed that connection
+  // (EOF or reset before any byte of an answer), sends it once more on a new one. Throws
+  // boost::system::system_error when the exchange fails otherwise.
   HttpResult request(const std::string& method, const std::string& target,
                      const std::string& body = "",
                      const std::vector<std::pair<std::string, std::string>>& headers = {});
