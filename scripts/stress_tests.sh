@@ -22,7 +22,7 @@ for preset in "${presets[@]}"; do
       grep -E "\*\*\*Failed|Failed  |Timeout" <<<"$out" || true
       exit 1
     fi
-    echo "$preset: run $i of $runs passed ($(grep -o '[0-9]* tests passed\|tests passed, [0-9]* tests failed out of [0-9]*' <<<"$out" | tail -1); $(( $(date +%s) - start )) s)"
+    echo "$preset: run $i of $runs passed ($(grep -o '[0-9]*% tests passed, [0-9]* tests failed out of [0-9]*' <<<"$out" | tail -1); $(( $(date +%s) - start )) s)"
   done
 done
 echo "all runs passed"

@@ -35,6 +35,13 @@ NodeResources node(double cpus) {
 struct Harness {
   explicit Harness(double cpus = 8, Capacity capacity = Capacity::kFixed)
       : controller({.nodes = {node(cpus)}, .capacity = capacity}, launcher, clock, [](auto) {}) {}
+  // Deletes what the test deployed, as a runtime's shutdown does (routers and replicas hold each
+  // other until then), then drops work still queued.
+  ~Harness() {
+    for (const auto& [name, app] : controller.status().applications) controller.delete_app(name);
+    for (int i = 0; i < 100 && !controller.status().applications.empty(); ++i) step(std::chrono::seconds(1));
+    queue->tasks.clear();
+  }
 
   // A tick, then everything the replicas were asked to do, then a tick that takes it in.
   void step(Duration advance = 0s) {
