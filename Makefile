@@ -5,7 +5,7 @@ PRESET ?= release
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: deps configure build run test test-asan test-tsan check-thread-safety bench install clean
+.PHONY: deps configure build run test test-asan test-tsan check-thread-safety fuzz-smoke bench install clean
 
 deps:
 	@./scripts/install_deps.sh
@@ -34,6 +34,13 @@ test-tsan:
 check-thread-safety: deps
 	@cmake --preset clang-tsa >/dev/null
 	@cmake --build --preset clang-tsa
+
+# The wire decoders under libFuzzer: a million inputs grown from the seed corpus (a crash fails).
+# The corpus it grows goes to build/, not into the source tree. (-entropic=0: the default power
+# schedule spends most of the time on its own bookkeeping for this target.)
+fuzz-smoke: check-thread-safety
+	@mkdir -p build/fuzz-corpus/frame && cp tests/fuzz/corpus/frame/* build/fuzz-corpus/frame/
+	./build/clang-tsa/tests/fuzz/frame_fuzzer -runs=1000000 -max_len=1024 -entropic=0 build/fuzz-corpus/frame
 
 bench:
 	@./scripts/install_deps.sh --bench

@@ -7,6 +7,8 @@
 #
 #   ./bench/http_ab.sh BUILD_A BUILD_B [ROUNDS=6] [CONNECTIONS=64] [SECONDS=4]
 #   e.g. ./bench/http_ab.sh /tmp/before/build/release build/release
+#   ENV_A=CSERVE_ACCESS_LOG=0 ENV_B=CSERVE_ACCESS_LOG=1 ./bench/http_ab.sh build/release build/release
+#       (one build, two environments: the cost of access logs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 a=$1 b=$2 rounds=${3:-6} conns=${4:-64} secs=${5:-4}
@@ -33,8 +35,8 @@ declare -A rps cpu
 for i in $(seq 1 "$rounds"); do
   for who in A B M; do
     case $who in
-      A) read -r r c < <(CSERVE_ACCESS_LOG=0 run "$a/examples/counter" --port 0) ;;
-      B) read -r r c < <(CSERVE_ACCESS_LOG=0 run "$b/examples/counter" --port 0) ;;
+      A) read -r r c < <(run env "${ENV_A:-CSERVE_ACCESS_LOG=0}" "$a/examples/counter" --port 0) ;;
+      B) read -r r c < <(run env "${ENV_B:-CSERVE_ACCESS_LOG=0}" "$b/examples/counter" --port 0) ;;
       M) read -r r c < <(run build/release/bench/minimal_beast_server 0) ;;
     esac
     rps[$who]+="$r "
@@ -45,7 +47,7 @@ median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{v[NR]=$1} END {print (
 echo "| server | requests/s (each run) | CPU us/request (each run) | median req/s | median CPU us/req |"
 echo "|---|---|---|---|---|"
 for who in A B M; do
-  case $who in A) name="A: $a" ;; B) name="B: $b" ;; M) name="minimal-beast" ;; esac
+  case $who in A) name="A: $a ${ENV_A:-}" ;; B) name="B: $b ${ENV_B:-}" ;; M) name="minimal-beast" ;; esac
   echo "| $name | ${rps[$who]}| ${cpu[$who]}| $(median "${rps[$who]}") | $(median "${cpu[$who]}") |"
 done
 awk -v a="$(median "${rps[A]}")" -v b="$(median "${rps[B]}")" -v m="$(median "${rps[M]}")" \

@@ -1,18 +1,14 @@
 // Whether a replica can ever fit on nodes of fixed capacity, and the message that says why not.
 #include "controller/capacity.hpp"
 
+#include "unit/support/nodes.hpp"
+
 #include <gtest/gtest.h>
 
 namespace cserve {
 namespace {
 
-NodeResources node(double cpus, int gpus = 0) {
-  NodeResources n;
-  n.node_id = "local";
-  n.cpus = cpus;
-  n.gpus.assign(static_cast<std::size_t>(gpus), 1.0);
-  return n;
-}
+using test::node;
 
 Holding holding(std::string dep, double cpus, bool leaving = false) {
   Allocation a;

@@ -2,6 +2,8 @@
 // no sleeps. Each step of a replica's life is explicit.
 #include "controller/controller.hpp"
 
+#include "unit/support/nodes.hpp"
+
 #include "unit/support/manual_runtime.hpp"
 
 #include <gtest/gtest.h>
@@ -25,12 +27,7 @@ struct Model {
   }
 };
 
-NodeResources node(double cpus) {
-  NodeResources n;
-  n.node_id = "local";
-  n.cpus = cpus;
-  return n;
-}
+using test::node;
 
 struct Harness {
   explicit Harness(double cpus = 8, Capacity capacity = Capacity::kFixed)

@@ -1,17 +1,13 @@
 #include "controller/placement.hpp"
 
+#include "unit/support/nodes.hpp"
+
 #include <gtest/gtest.h>
 
 namespace cserve {
 namespace {
 
-NodeResources node(double cpus, int gpus = 0) {
-  NodeResources n;
-  n.node_id = "local";
-  n.cpus = cpus;
-  n.gpus.assign(static_cast<std::size_t>(gpus), 1.0);
-  return n;
-}
+using test::node;
 
 TEST(Placement, FitsWhileCpusLast) {
   std::vector<NodeResources> nodes{node(2)};
