@@ -85,7 +85,8 @@ TEST(Messages, CallsRoundTripWithTheirArgumentsAsTheyWere) {
   h.kind = CallKind::kStream;
   h.credits = 4;
   const std::string binary("\0\1\2\xff", 4);
-  auto decoded = decode_call(encode_call(h, {"first", binary, ""}));
+  const std::string payload = encode_call(h, {"first", binary, ""});
+  auto decoded = decode_call(payload);  // (its arguments are views into `payload`)
   ASSERT_TRUE(std::holds_alternative<Call>(decoded)) << std::get<Failure>(decoded).message;
   const Call& c = std::get<Call>(decoded);
   EXPECT_EQ(c.header.deployment, "Model");
