@@ -17,9 +17,12 @@ for preset in "${presets[@]}"; do
   cmake --build --preset "$preset" >/dev/null
   for i in $(seq 1 "$runs"); do
     start=$(date +%s)
-    if ! out=$(ctest --preset "$preset" -j2 2>&1); then
+    if ! out=$(ctest --preset "$preset" -j2 --output-on-failure 2>&1); then
       echo "$preset: run $i of $runs FAILED"
       grep -E "\*\*\*Failed|Failed  |Timeout" <<<"$out" || true
+      log="build/stress-$preset-run$i.log"
+      echo "$out" >"$log"
+      echo "the whole output: $log"
       exit 1
     fi
     echo "$preset: run $i of $runs passed ($(grep -o '[0-9]*% tests passed, [0-9]* tests failed out of [0-9]*' <<<"$out" | tail -1); $(( $(date +%s) - start )) s)"

@@ -199,6 +199,7 @@ TEST(Admin, ABurstThatFillsTheQueueGets503sThatAreCountedAndLosesNothingElse) {
   ASSERT_TRUE(test::wait_until([&] { return gauge("cserve_deployment_queued_queries") == 3; }));
   send(19);  // ...and every later request of the burst answered 503 at once.
   for (std::size_t i = 5; i < replies.size(); ++i) {
+    ASSERT_EQ(replies[i].wait_for(10s), std::future_status::ready) << "request " << i << " was not answered at once";
     auto res = replies[i].get();
     EXPECT_EQ(res.status, 503) << res.body;
     EXPECT_EQ(Json::parse(res.body)["code"], "OVERLOADED");

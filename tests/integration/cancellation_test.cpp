@@ -218,7 +218,7 @@ TEST_F(Cancellation, AClientThatGoesAwayCancelsTheRunningCoroutineAndItsDownstre
   EXPECT_LT(Clock::now() - t0, 10s) << "cancelled at the next suspension point, not after the sleep";
   EXPECT_FALSE(g_journal.has("child finished"));
   // Slots were given back (one each): both deployments serve the next request.
-  EXPECT_TRUE(test::wait_until([] { return in_flight("front", "Front") == 0 && in_flight("front", "Slow") == 0; }));
+  ASSERT_TRUE(test::wait_until([] { return in_flight("front", "Front") == 0 && in_flight("front", "Slow") == 0; }));
   EXPECT_EQ(test::HttpClient(port_).get("/front?ms=1").status, 200);
 }
 
@@ -235,7 +235,7 @@ TEST_F(Cancellation, RequestTimeoutAnswers408AndCancelsDownstream) {
   ASSERT_TRUE(g_journal.wait_for("parent timed out"));
   // The connection stays usable, the slots were given back (one each), and a fast request is
   // unaffected by the limit.
-  EXPECT_TRUE(test::wait_until([] { return in_flight("front", "Front") == 0 && in_flight("front", "Slow") == 0; }));
+  ASSERT_TRUE(test::wait_until([] { return in_flight("front", "Front") == 0 && in_flight("front", "Slow") == 0; }));
   auto ok = client.get("/front?ms=1");
   EXPECT_EQ(ok.status, 200);
   EXPECT_EQ(Json::parse(ok.body)["slept_ms"], 1);

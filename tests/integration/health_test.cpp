@@ -175,6 +175,9 @@ TEST(Health, AHandlerThatBlocksForeverGets408sAndItsReplicaReplaced) {
   o.worker_threads = 4;
   o.cpus = 1;  // the replacement needs the CPU the stuck replica held: it must be given back
   Serve serve = test::start_local(o);
+  struct ReleaseAtExit {  // whatever happens, the stuck worker thread goes before shutdown joins it
+    ~ReleaseAtExit() { Blocker::release(true); }
+  } release_at_exit;
   serve.run(deployment<Blocker>()
                 .max_ongoing_requests(1)
                 .health_check_period_s(0.1)
@@ -200,7 +203,6 @@ TEST(Health, AHandlerThatBlocksForeverGets408sAndItsReplicaReplaced) {
   EXPECT_EQ(after.status, 200);
   EXPECT_NE(Json::parse(after.body)["replica"].get<std::string>(), first);
   EXPECT_EQ(Blocker::constructed.load(), 2);
-  Blocker::release(true);  // let the stuck worker thread go before shutdown joins it
 }
 
 }  // namespace

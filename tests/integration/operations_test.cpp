@@ -15,7 +15,10 @@
 
 #include <array>
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <string>
 
@@ -217,6 +220,27 @@ bool connection_refused(int port) {
   return ec == asio::error::connection_refused;
 }
 
+// Bytes that arrived at the server's end of the connection from `client_port` to `server_port`
+// and that it has not read yet (the rx_queue of /proc/net/tcp); -1 when there is no such socket.
+long unread_by_server(int server_port, int client_port) {
+  std::ifstream tcp("/proc/net/tcp");
+  std::string line;
+  std::getline(tcp, line);  // the heading
+  char want[32];
+  std::snprintf(want, sizeof want, ":%04X", server_port);
+  char peer[32];
+  std::snprintf(peer, sizeof peer, ":%04X", client_port);
+  while (std::getline(tcp, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state, queues;
+    fields >> slot >> local >> remote >> state >> queues;
+    if (local.size() < 5 || remote.size() < 5) continue;
+    if (local.substr(local.size() - 5) != want || remote.substr(remote.size() - 5) != peer) continue;
+    return std::stol(queues.substr(queues.find(':') + 1), nullptr, 16);
+  }
+  return -1;
+}
+
 // Everything the server sends until it closes the connection.
 std::string read_all(asio::ip::tcp::socket& s) {
   std::string out;
@@ -239,6 +263,8 @@ TEST(Drain, SigtermFinishesRequestsInFlightRefusesNewConnectionsAndAnswers503ToH
   asio::write(busy, asio::buffer(std::string("GET /?ms=2000 HTTP/1.1\r\nHost: x\r\n\r\n")));
   asio::write(late, asio::buffer(std::string("GET /-/healthz HTTP/1.1\r\nHost: x\r\n")));  // not finished yet
   ASSERT_TRUE(test::wait_until([&] { return app.ongoing() == 1; })) << "the slow request is in flight";
+  // The server has read the unfinished health check: that connection is busy reading, not idle.
+  ASSERT_TRUE(test::wait_until([&] { return unread_by_server(app.port, late.local_endpoint().port()) == 0; }));
 
   app.process.signal(SIGTERM);
   ASSERT_TRUE(test::wait_until([&] { return connection_refused(app.port); })) << "new connections are refused";
