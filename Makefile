@@ -40,7 +40,7 @@ check-thread-safety: deps
 # schedule spends most of the time on its own bookkeeping for this target.)
 fuzz-smoke: check-thread-safety
 	@mkdir -p build/fuzz-corpus/frame && cp tests/fuzz/corpus/frame/* build/fuzz-corpus/frame/
-	./build/clang-tsa/tests/fuzz/frame_fuzzer -runs=1000000 -max_len=1024 -entropic=0 build/fuzz-corpus/frame
+	./build/clang-tsa/tests/fuzz/frame_fuzzer -runs=1000000 -max_len=256 -entropic=0 build/fuzz-corpus/frame
 
 bench:
 	@./scripts/install_deps.sh --bench
