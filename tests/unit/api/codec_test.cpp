@@ -1,0 +1,94 @@
+// Values as bytes for the wire: raw strings and byte buffers, MessagePack for what JSON converts,
+// users' own codecs, and bytes that do not hold the type refused with a reason.
+#include <cserve/codec.hpp>
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace demo {
+
+struct Point {
+  int x = 0, y = 0;
+  bool operator==(const Point&) const = default;
+};
+void to_json(cserve::Json& j, const Point& p) { j = {{"x", p.x}, {"y", p.y}}; }
+void from_json(const cserve::Json& j, Point& p) {
+  p.x = j.at("x").get<int>();
+  p.y = j.at("y").get<int>();
+}
+
+struct Rgb {  // three bytes, with a codec of its own
+  std::uint8_t r = 0, g = 0, b = 0;
+  bool operator==(const Rgb&) const = default;
+};
+
+struct Opaque {
+  int secret = 0;
+};
+
+}  // namespace demo
+
+template <>
+struct cserve::Codec<demo::Rgb> {
+  static void encode(const demo::Rgb& v, std::string& out) {
+    out.push_back(static_cast<char>(v.r));
+    out.push_back(static_cast<char>(v.g));
+    out.push_back(static_cast<char>(v.b));
+  }
+  static demo::Rgb decode(std::string_view bytes) {
+    if (bytes.size() != 3) throw cserve::Error("an Rgb is 3 bytes", cserve::ErrorCode::kInvalidArgument);
+    return {static_cast<std::uint8_t>(bytes[0]), static_cast<std::uint8_t>(bytes[1]), static_cast<std::uint8_t>(bytes[2])};
+  }
+};
+
+namespace cserve {
+namespace {
+
+TEST(Codec, StringsAndByteBuffersAreTheirRawBytes) {
+  const std::string binary("\0\1\xfe\xff", 4);
+  EXPECT_EQ(encode(binary), binary);
+  EXPECT_EQ(decode<std::string>(binary), binary);
+  const std::vector<std::uint8_t> bytes{0, 1, 254, 255};
+  EXPECT_EQ(encode(bytes), binary);
+  EXPECT_EQ(decode<std::vector<std::uint8_t>>(binary), bytes);
+}
+
+TEST(Codec, WhatJsonConvertsTravelsAsMessagePack) {
+  EXPECT_EQ(decode<int>(encode(41)), 41);
+  EXPECT_EQ(decode<std::vector<float>>(encode(std::vector<float>{0.5f, -2.0f})), (std::vector<float>{0.5f, -2.0f}));
+  const std::map<std::string, double> m{{"a", 1.5}, {"b", -3}};
+  EXPECT_EQ((decode<std::map<std::string, double>>(encode(m))), m);
+  const Json j{{"model", "digits"}, {"probs", {0.1, 0.9}}};
+  EXPECT_EQ(decode<Json>(encode(j)), j);
+  EXPECT_EQ(encode(41), std::string("\x29", 1)) << "MessagePack's positive fixint";
+  EXPECT_EQ(decode<demo::Point>(encode(demo::Point{3, -4})), (demo::Point{3, -4}));
+}
+
+TEST(Codec, AUsersOwnCodecIsUsed) {
+  EXPECT_EQ(encode(demo::Rgb{1, 2, 3}), std::string("\x01\x02\x03", 3));
+  EXPECT_EQ(decode<demo::Rgb>(std::string("\x09\x08\x07", 3)), (demo::Rgb{9, 8, 7}));
+}
+
+TEST(Codec, BytesThatDoNotHoldTheTypeAreRefusedNamingIt) {
+  try {
+    decode<demo::Point>(encode(std::string("not msgpack at all \xc1")));
+    FAIL() << "decoded garbage";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("demo::Point"), std::string::npos) << e.what();
+  }
+  try {
+    decode<demo::Point>(encode(42));  // MessagePack, but a number
+    FAIL() << "a number became a Point";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("a value that is not a demo::Point"), std::string::npos) << e.what();
+  }
+}
+
+// A type with neither a codec nor a JSON conversion cannot cross: encode<Opaque> would not compile.
+static_assert(!Encodable<demo::Opaque>);
+static_assert(Encodable<demo::Point> && Encodable<demo::Rgb> && Encodable<std::string> && Encodable<Json>);
+
+}  // namespace
+}  // namespace cserve
