@@ -32,6 +32,12 @@
 namespace cserve {
 
 // Options of one deployment. Defaults follow Ray Serve's.
+// Where a deployment's replicas run: threads of the serving process (calls are function calls),
+// or a `cserve worker` process each (a crash, abort or runaway allocation in the replica's code
+// costs only that replica's calls; values cross as bytes, see cserve/codec.hpp). Process
+// isolation needs the application in a library (CSERVE_APPLICATION) that the worker can load.
+enum class Isolation { kThread, kProcess };
+
 struct DeploymentOptions {
   std::string name;                          // default: the class (or function) name
   int num_replicas = 1;                      // >= 0; ignored when autoscaling_config is set
@@ -46,9 +52,18 @@ struct DeploymentOptions {
   double graceful_shutdown_timeout_s = 20;   // then it stops even with requests in flight
   double health_check_period_s = 10;         // how often check_health() runs on each replica
   double health_check_timeout_s = 30;        // a check unanswered this long counts as failed
+  std::optional<Isolation> isolation;        // unset: the instance's default (ServeOptions)
 };
 
 namespace detail {
+
+// Where an application came from when it was built from a library: what a worker process
+// loads to build the same deployment.
+struct AppOrigin {
+  std::string library;      // path of the shared library
+  std::string application;  // the CSERVE_APPLICATION name in it
+  Json args;                // the builder's arguments
+};
 
 // A deployment with its options and a factory for its replicas, type-erased.
 struct DeploymentDef {
@@ -57,6 +72,7 @@ struct DeploymentDef {
   std::string code_version;  // changes when a redeploy must restart replicas
   bool has_reconfigure = false;
   ReplicaFactory factory;
+  std::shared_ptr<const AppOrigin> origin;  // set when the application was loaded from a library
 };
 
 // A stable fingerprint of bind arguments: JSON-convertible arguments by value, anything else as
@@ -185,6 +201,7 @@ class Deployment {
   Deployment& graceful_shutdown_timeout_s(double v) { options_.graceful_shutdown_timeout_s = v; return *this; }
   Deployment& health_check_period_s(double v) { options_.health_check_period_s = v; return *this; }
   Deployment& health_check_timeout_s(double v) { options_.health_check_timeout_s = v; return *this; }
+  Deployment& isolation(Isolation v) { options_.isolation = v; return *this; }
   // Replaces every option at once (the name included).
   Deployment& options(DeploymentOptions v) { options_ = std::move(v); return *this; }
   const DeploymentOptions& options() const { return options_; }

@@ -62,6 +62,11 @@ struct ServeOptions {
   double gpus = 0;                 // this node's GPUs (ids 0..gpus-1)
   std::map<std::string, double> custom_resources;
   double control_loop_period_s = 0.05;  // how often the controller reconciles
+  // Where replicas run when their deployment does not say (DeploymentOptions::isolation).
+  Isolation isolation = Isolation::kThread;
+  // The cserve executable that runs worker processes; empty: $CSERVE_WORKER_BINARY, else this
+  // process when it is the cserve command.
+  std::string worker_binary;
 };
 
 struct RunOptions {

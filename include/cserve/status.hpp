@@ -47,6 +47,8 @@ struct DeploymentStatusInfo {
   std::string message;
   int target_replicas = 0;
   int health_check_replacements = 0;  // replicas replaced for failing health checks
+  int replica_restarts = 0;           // replicas restarted because their worker process ended
+  std::string last_replica_exit;      // how the last one ended ("... was killed by SIGSEGV ...")
   std::vector<ReplicaStatusInfo> replicas;
 };
 

@@ -69,6 +69,8 @@ Json to_json(const ServeStatus& s) {
                      {"message", d.message},
                      {"target_replicas", d.target_replicas},
                      {"health_check_replacements", d.health_check_replacements},
+                     {"replica_restarts", d.replica_restarts},
+                     {"last_replica_exit", d.last_replica_exit},
                      {"replicas", replicas}};
     }
     apps[name] = {{"name", app.name},

@@ -77,11 +77,19 @@ Application load_application(const std::string& import_path, const Json& args) {
   const std::string name = import_path.substr(colon + 1);
   for (const auto* e = entries_of(path); e; e = e->next) {
     if (name != e->name) continue;
+    std::vector<detail::DeploymentDef> defs;
     try {
-      return e->build(args);
+      defs = e->build(args).deployments();
     } catch (const std::exception& ex) {
       throw ConfigError("application '" + name + "' of '" + path + "' failed to build: " + ex.what());
     }
+    // What a worker process loads to build the same deployments.
+    std::error_code ec;
+    auto absolute = std::filesystem::absolute(path, ec);
+    auto origin = std::make_shared<const detail::AppOrigin>(
+        detail::AppOrigin{ec ? path : absolute.string(), name, args});
+    for (auto& d : defs) d.origin = origin;
+    return Application(std::move(defs));
   }
   std::string known;
   for (const auto& n : list_applications(path)) known += (known.empty() ? "" : ", ") + n;

@@ -161,7 +161,7 @@ void check_autoscaling(const Checker& c, const Json& j, const std::string& p) {
 void check_deployment(const Checker& c, const Json& j, const std::string& p) {
   c.object(j, p, {"name", "num_replicas", "max_ongoing_requests", "max_queued_requests", "user_config",
                   "autoscaling_config", "graceful_shutdown_wait_loop_s", "graceful_shutdown_timeout_s",
-                  "health_check_period_s", "health_check_timeout_s", "ray_actor_options"});
+                  "health_check_period_s", "health_check_timeout_s", "ray_actor_options", "isolation"});
   if (!j.contains("name")) c.fail(p, "a deployment needs a name");
   c.string(j["name"], p + ".name");
   if (j.contains("num_replicas") && !(j["num_replicas"].is_string() && j["num_replicas"] == "auto")) {
@@ -175,6 +175,9 @@ void check_deployment(const Checker& c, const Json& j, const std::string& p) {
     if (j.contains(k)) c.number(j[k], c.child(p, k), 0);
   }
   if (j.contains("autoscaling_config")) check_autoscaling(c, j["autoscaling_config"], p + ".autoscaling_config");
+  if (j.contains("isolation") && j["isolation"] != "thread" && j["isolation"] != "process") {
+    c.fail(p + ".isolation", "must be \"thread\" or \"process\"");
+  }
   if (j.contains("ray_actor_options")) {
     const auto& r = j["ray_actor_options"];
     const std::string rp = p + ".ray_actor_options";
@@ -260,6 +263,7 @@ void apply_override(DeploymentOptions& o, const Json& d) {
   if (d.contains("graceful_shutdown_timeout_s")) o.graceful_shutdown_timeout_s = d["graceful_shutdown_timeout_s"];
   if (d.contains("health_check_period_s")) o.health_check_period_s = d["health_check_period_s"];
   if (d.contains("health_check_timeout_s")) o.health_check_timeout_s = d["health_check_timeout_s"];
+  if (d.contains("isolation")) o.isolation = d["isolation"] == "process" ? Isolation::kProcess : Isolation::kThread;
   if (d.contains("autoscaling_config")) {
     const Json& a = d["autoscaling_config"];
     AutoscalingConfig c = o.autoscaling_config.value_or(AutoscalingConfig{});

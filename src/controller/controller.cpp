@@ -9,6 +9,7 @@
 #include <cserve/error.hpp>
 
 #include <algorithm>
+#include <cmath>
 
 namespace cserve {
 namespace {
@@ -48,6 +49,10 @@ Controller::Controller(ControllerOptions options, ReplicaLauncher& launcher, con
       replica_starts_(MetricsRegistry::global().family(MetricType::kCounter, "cserve_deployment_replica_starts_total",
                                                        "replicas started (restarts included)",
                                                        {"deployment", "application"})),
+      replica_exits_(MetricsRegistry::global().family(MetricType::kCounter, "cserve_deployment_replica_exits_total",
+                                                      "replicas whose worker process ended by itself (crash, "
+                                                      "kill, exit) and were restarted",
+                                                      {"deployment", "application"})),
       health_check_failures_(MetricsRegistry::global().family(
           MetricType::kCounter, "cserve_deployment_health_check_failures_total",
           "health checks that raised or were not answered in time", {"deployment", "application"})) {
@@ -134,7 +139,7 @@ void Controller::reconcile(AppRecord& app, DeploymentRecord& d, TimePoint now) {
   // Decide and act.
   if (d.autoscaled && !d.deleting && !d.failed) autoscale(app, d, now);
   roll_out(d, now);
-  place_pending(app, d);
+  place_pending(app, d, now);
   deliver_user_config(d, now);
   check_health(app, d, now);
   // Publish before draining: a STOPPING replica must be out of the router before its in-flight
@@ -155,6 +160,7 @@ void Controller::take_reports(const AppRecord& app, DeploymentRecord& d, TimePoi
       if (!r.started->failure) {
         r.state = ReplicaState::RUNNING;
         r.health = health_on_running(now, health_config(d.def.options));
+        r.running_since = now;
         if (r.version_key == d.version_key) d.started_once = true;
         CSERVE_LOG(kInfo, "controller") << "replica " << r.id << " of " << app.name << " is RUNNING";
       } else {
@@ -165,6 +171,14 @@ void Controller::take_reports(const AppRecord& app, DeploymentRecord& d, TimePoi
           d.last_start_error = error;
           d.verdict.trigger = DeploymentStatusTrigger::REPLICA_STARTUP_FAILED;
         }
+        release(r);
+        it = d.replicas.erase(it);
+        continue;
+      }
+    }
+    if (r.state == ReplicaState::RUNNING) {
+      if (auto cause = r.replica->exit_cause()) {
+        replica_exited(app, d, r, *cause, now);
         release(r);
         it = d.replicas.erase(it);
         continue;
@@ -185,6 +199,29 @@ void Controller::take_reports(const AppRecord& app, DeploymentRecord& d, TimePoi
     CSERVE_LOG(kError, "controller") << "deployment '" << d.def.options.name << "' of " << app.name
                                      << " failed after " << d.start_failures << " attempts";
   }
+}
+
+// A replica whose process ended by itself: its calls in flight have failed (kReplicaDied); it is
+// replaced at once the first time, then with a backoff that doubles while replacements keep
+// dying young (a crash loop), up to kMaxBackoff.
+void Controller::replica_exited(const AppRecord& app, DeploymentRecord& d, const ReplicaRecord& r,
+                                const Failure& cause, TimePoint now) {
+  static constexpr auto kYoung = std::chrono::seconds(10);
+  static constexpr double kFirstBackoffS = 0.5, kMaxBackoffS = 30;
+  const bool young = r.running_since && now - *r.running_since < kYoung;
+  d.crash_streak = young ? d.crash_streak + 1 : 1;
+  ++d.replica_restarts;
+  d.last_replica_exit = cause.message;
+  replica_exits_.series({d.def.options.name, app.name}).add(1);
+  double backoff_s = 0;
+  if (d.crash_streak > 1) backoff_s = std::min(kMaxBackoffS, kFirstBackoffS * std::pow(2.0, d.crash_streak - 2));
+  d.restart_after = now + seconds_to_duration(backoff_s);
+  d.unhealthy = cause.message + "; it is replaced" +
+                (backoff_s > 0 ? " in " + std::to_string(static_cast<int>(backoff_s * 1000)) + " ms (crash loop backoff)"
+                               : std::string());
+  d.verdict.trigger = DeploymentStatusTrigger::HEALTH_CHECK_FAILED;
+  CSERVE_LOG(kError, "controller") << "deployment '" << d.def.options.name << "' of " << app.name << ": "
+                                   << *d.unhealthy;
 }
 
 void Controller::autoscale(const AppRecord& app, DeploymentRecord& d, TimePoint now) {
@@ -241,8 +278,9 @@ std::vector<Holding> Controller::holdings() const {
   return out;
 }
 
-void Controller::place_pending(const AppRecord& app, DeploymentRecord& d) {
+void Controller::place_pending(const AppRecord& app, DeploymentRecord& d, TimePoint now) {
   if (d.failed) return;
+  if (d.restart_after && now < *d.restart_after) return;  // crash loop backoff
   std::optional<std::string> was_unplaceable = std::move(d.unplaceable);
   d.unplaceable.reset();
   for (const auto& r : d.replicas) {

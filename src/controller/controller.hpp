@@ -109,7 +109,9 @@ class Controller {
   void take_reports(const AppRecord& app, DeploymentRecord& d, TimePoint now) CSERVE_REQUIRES(mu_);
   void autoscale(const AppRecord& app, DeploymentRecord& d, TimePoint now) CSERVE_REQUIRES(mu_);
   void roll_out(DeploymentRecord& d, TimePoint now) CSERVE_REQUIRES(mu_);
-  void place_pending(const AppRecord& app, DeploymentRecord& d) CSERVE_REQUIRES(mu_);
+  void place_pending(const AppRecord& app, DeploymentRecord& d, TimePoint now) CSERVE_REQUIRES(mu_);
+  void replica_exited(const AppRecord& app, DeploymentRecord& d, const ReplicaRecord& r, const Failure& cause,
+                      TimePoint now) CSERVE_REQUIRES(mu_);
   void deliver_user_config(DeploymentRecord& d, TimePoint now) CSERVE_REQUIRES(mu_);
   void check_health(const AppRecord& app, DeploymentRecord& d, TimePoint now) CSERVE_REQUIRES(mu_);
   void publish_replicas(DeploymentRecord& d) CSERVE_REQUIRES(mu_);
@@ -131,6 +133,7 @@ class Controller {
   const Clock& clock_;
   const RoutesPublisher publish_routes_;
   MetricFamily& replica_starts_;
+  MetricFamily& replica_exits_;
   MetricFamily& health_check_failures_;
   std::uint64_t collector_ = 0;
 

@@ -13,7 +13,8 @@ namespace cserve {
 
 // What a replica must be restarted to change: the code version and the resources.
 inline std::string version_key_of(const detail::DeploymentDef& def) {
-  return def.code_version + "|" + describe(def.options.resources);
+  const bool process = def.options.isolation == Isolation::kProcess;
+  return def.code_version + "|" + describe(def.options.resources) + (process ? "|process" : "");
 }
 
 inline Router::Config router_config(const DeploymentOptions& o) {

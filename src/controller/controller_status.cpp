@@ -96,6 +96,8 @@ ServeStatus Controller::status() const {
       info.status_trigger = d.verdict.trigger;
       info.message = d.verdict.message;
       info.health_check_replacements = d.health_replacements;
+      info.replica_restarts = d.replica_restarts;
+      info.last_replica_exit = d.last_replica_exit.value_or("");
       info.target_replicas = d.target_replicas();
       for (const auto& r : d.replicas) {
         info.replicas.push_back(

@@ -82,6 +82,8 @@ void Controller::set_target(DeploymentRecord& d, detail::DeploymentDef def) {
   d.start_failures = 0;
   d.last_start_error.reset();
   d.failed.reset();
+  d.restart_after.reset();
+  d.crash_streak = 0;
   if (def.options.user_config != d.def.options.user_config) ++d.config_generation;
   if (const auto& a = def.options.autoscaling_config) {
     // The first deploy starts at initial_replicas; a redeploy keeps the current count within

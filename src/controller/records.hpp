@@ -8,6 +8,7 @@
 //      +--stop--> (gone)                             |
 //                          3 failed health checks ---+--> STOPPING (it answers: drains first)
 //                                                    +--> (gone at once, if stuck: resources freed)
+//                          its worker process ended -+--> (gone at once; replaced after a backoff)
 #pragma once
 
 #include "controller/autoscaling_policy.hpp"
@@ -39,6 +40,7 @@ struct ReplicaRecord {
   bool reconfiguring = false;
   std::optional<Failure> reconfigure_failed;  // then it is replaced
   HealthRecord health;                        // while RUNNING
+  std::optional<TimePoint> running_since;     // set on reaching RUNNING
 
   struct Stopping {
     TimePoint since;
@@ -80,6 +82,12 @@ struct DeploymentRecord {
   // Health:
   std::optional<std::string> unhealthy;  // why a replica was last replaced for failing checks
   int health_replacements = 0;
+
+  // Replicas whose worker process ended by itself (crash, kill, exit):
+  int replica_restarts = 0;
+  std::optional<std::string> last_replica_exit;
+  int crash_streak = 0;                    // of replicas that died young, in a row
+  std::optional<TimePoint> restart_after;  // exponential backoff: no new replica before this
 
   DeploymentVerdict verdict{DeploymentStatus::UPDATING, DeploymentStatusTrigger::CONFIG_UPDATE_STARTED, ""};
 

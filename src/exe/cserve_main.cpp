@@ -1,6 +1,7 @@
 // cserve — the command line: start, run, deploy, status, config, shutdown, build.
 // Each subcommand is a function in src/cli/commands.hpp; this file only parses arguments.
 #include "cli/commands.hpp"
+#include "runtime/worker_host.hpp"
 
 #include <cserve/error.hpp>
 #include <cserve/json.hpp>
@@ -47,6 +48,38 @@ void add_serve_options(CLI::App* cmd, cserve::ServeOptions& o) {
         }
       },
       "custom resources this node offers, as JSON: '{\"tpu\": 4}'");
+  cmd->add_option_function<std::string>(
+         "--isolation",
+         [&o](const std::string& v) { o.isolation = v == "process" ? cserve::Isolation::kProcess : cserve::Isolation::kThread; },
+         "where replicas run when their deployment does not say: thread (default) or process (a worker process "
+         "per replica)")
+      ->check(CLI::IsMember({"thread", "process"}));
+}
+
+// `cserve worker`: started by a serving process, never by hand (hidden from --help).
+void add_worker_options(CLI::App* cmd, cserve::WorkerArgs& w) {
+  cmd->add_option("--parent-pid", w.parent_pid)->required();
+  cmd->add_option("--library", w.library)->required();
+  cmd->add_option("--application", w.application)->required();
+  cmd->add_option_function<std::string>("--args", [&w](const std::string& v) { w.args = cserve::Json::parse(v); });
+  cmd->add_option("--app-name", w.app_name)->required();
+  cmd->add_option("--deployment", w.deployment)->required();
+  cmd->add_option("--replica-id", w.replica_id)->required();
+  cmd->add_option_function<std::string>("--gpu-ids", [&w](const std::string& v) {
+    std::size_t start = 0;
+    while (start < v.size()) {
+      std::size_t comma = v.find(',', start);
+      if (comma == std::string::npos) comma = v.size();
+      w.gpu_ids.push_back(std::stoi(v.substr(start, comma - start)));
+      start = comma + 1;
+    }
+  });
+  cmd->add_option_function<std::string>("--resources", [&w](const std::string& v) {
+    const auto j = cserve::Json::parse(v);
+    w.resources.cpus = j.at("cpus").get<double>();
+    w.resources.gpus = j.at("gpus").get<double>();
+    w.resources.custom = j.at("custom").get<std::map<std::string, double>>();
+  });
 }
 
 }  // namespace
@@ -90,6 +123,10 @@ int main(int argc, char** argv) {
       ->required();
   c_build->add_option("-o,--output", build.output, "file to write (default: standard output)");
 
+  cserve::WorkerArgs worker;
+  auto* c_worker = app.add_subcommand("worker", "")->group("");  // hidden
+  add_worker_options(c_worker, worker);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -102,6 +139,7 @@ int main(int argc, char** argv) {
   }
   deploy.wait = !no_wait;
   try {
+    if (*c_worker) return cserve::run_worker(worker);
     if (*c_start) return cserve::cli::start(start, std::cout, std::cerr);
     if (*c_run) return cserve::cli::run(run, std::cout, std::cerr);
     if (*c_deploy) return cserve::cli::deploy(deploy, std::cout, std::cerr);

@@ -61,6 +61,9 @@ class Replica {
   // Runs `call`; `finished` runs once it is done (a coroutine may finish long after it first
   // suspends). A call that cannot run is rejected, then `finished` runs.
   virtual void execute(detail::Call call, UniqueFunction<void()> finished) = 0;
+  // Set once the replica ended by itself (its worker process died or exited): why. The
+  // controller replaces such a replica. Replicas in this process never end by themselves.
+  virtual std::optional<Failure> exit_cause() const { return std::nullopt; }
 
   // Reserves a slot when fewer than `max_ongoing` calls are in flight.
   bool try_acquire(int max_ongoing);

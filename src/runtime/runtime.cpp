@@ -2,6 +2,7 @@
 
 #include "common/asio.hpp"
 #include "common/logging.hpp"
+#include "worker/process_launcher.hpp"
 
 #include <cserve/error.hpp>
 
@@ -77,7 +78,9 @@ Runtime::Runtime(ServeOptions options) : options_(std::move(options)) {
     proxy_ = std::make_unique<HttpProxy>(options_.http);
     proxy_->start();
   }
-  launcher_ = std::make_unique<LocalLauncher>(*pool_);
+  local_launcher_ = std::make_unique<LocalLauncher>(*pool_);
+  launcher_ = std::make_unique<IsolatingLauncher>(
+      *local_launcher_, options_.worker_binary.empty() ? default_worker_binary() : options_.worker_binary);
   ControllerOptions copts;
   copts.nodes.push_back(local_node(options_));
   copts.loop_period = seconds_to_duration(options_.control_loop_period_s);
@@ -100,6 +103,20 @@ Runtime::Runtime(ServeOptions options) : options_(std::move(options)) {
   }
 }
 
+std::vector<DeploymentDef> Runtime::resolve_isolation(std::vector<DeploymentDef> defs) const {
+  for (auto& d : defs) {
+    if (!d.options.isolation) d.options.isolation = options_.isolation;
+    if (*d.options.isolation != Isolation::kProcess) continue;
+    if (!d.origin) {
+      throw ConfigError("deployment '" + d.options.name +
+                        "' has isolation 'process', which needs its application in a library "
+                        "(CSERVE_APPLICATION) that worker processes load: deploy it with `cserve run`, "
+                        "`cserve deploy` or a config, or give it isolation 'thread'");
+    }
+  }
+  return defs;
+}
+
 void Runtime::deploy_config(const Json& config) {
   ServeConfig parsed = parse_json_config(config);
   const Json& h = parsed.http_options;
@@ -114,7 +131,7 @@ void Runtime::deploy_config(const Json& config) {
     AppSpec spec;
     spec.name = cfg.name;
     spec.route_prefix = cfg.route_prefix;
-    spec.deployments = app.deployments();
+    spec.deployments = resolve_isolation(app.deployments());
     specs.push_back(std::move(spec));
   }
   controller_->deploy_all(std::move(specs));
@@ -146,7 +163,7 @@ void Runtime::run(const Application& app, const RunOptions& options) {
   AppSpec spec;
   spec.name = options.name;
   spec.route_prefix = options.route_prefix.value_or(app.ingress().options.route_prefix.value_or("/"));
-  spec.deployments = app.deployments();
+  spec.deployments = resolve_isolation(app.deployments());
   std::optional<TimePoint> deadline;
   if (options.timeout_s) {
     if (!(*options.timeout_s >= 0)) throw ConfigError("timeout_s must be >= 0");

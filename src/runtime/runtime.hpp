@@ -47,6 +47,9 @@ class Runtime {
   void deploy_config(const Json& config);
   Json deployed_config() const;
 
+  // Gives each deployment without an isolation option the instance's default, and refuses
+  // process isolation where a worker cannot build the deployment. Throws ConfigError.
+  std::vector<DeploymentDef> resolve_isolation(std::vector<DeploymentDef> defs) const;
   const std::string& http_host() const { return options_.http.host; }
   int http_port() const { return proxy_ ? proxy_->port() : 0; }
   int admin_port() const { return admin_ ? admin_->port() : 0; }
@@ -57,7 +60,8 @@ class Runtime {
   const ServeOptions options_;
   SteadyClock clock_;
   std::unique_ptr<WorkerPool> pool_;
-  std::unique_ptr<LocalLauncher> launcher_;
+  std::unique_ptr<LocalLauncher> local_launcher_;
+  std::unique_ptr<ReplicaLauncher> launcher_;  // threads or worker processes, per deployment
   std::unique_ptr<HttpProxy> proxy_;
   std::unique_ptr<Controller> controller_;
   std::unique_ptr<AdminApi> admin_api_;

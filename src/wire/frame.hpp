@@ -31,6 +31,7 @@ enum class FrameType : std::uint8_t {
   kStreamEnd = 7,
   kStreamCredit = 8,
   kGoaway = 9,
+  kHttpHead = 10,
 };
 
 std::string_view to_string(FrameType t);

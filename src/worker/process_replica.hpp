@@ -1,0 +1,102 @@
+// process_replica.hpp — a replica in a `cserve worker` process, as routers and the controller
+// see it: every Replica operation becomes a call over the wire protocol (docs/wire.md).
+//
+//   start()  spawns the worker, then calls __start__ (the worker loads the application library,
+//            builds the user object and applies user_config)
+//   execute  runs the Call against a stand-in ReplicaCallable whose handle()/call_method() send
+//            an "http" or "value" CALL and complete from its RESULT / HTTP_HEAD + items / ERROR
+//   stop()   calls __stop__ (the worker destroys the object and exits); a worker still alive
+//            `stop_grace` later gets SIGTERM, and SIGKILL two seconds after that
+//
+// When the worker's connection ends (it crashed, was killed, exited), the process is reaped and
+// every call in flight fails with kReplicaDied naming the replica and how the process ended
+// (signal name or exit status); exit_cause() says the same to the controller, which replaces it.
+// Thread-safety: all member functions are safe from any thread; completions run on the wire's
+// I/O thread.
+#pragma once
+
+#include "replica/replica.hpp"
+
+#include <cserve/detail/callable.hpp>
+#include <cserve/detail/mutex.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace cserve {
+
+namespace wire {
+class WireConnection;
+struct Frame;
+}  // namespace wire
+
+struct WorkerSpec {
+  std::string binary;             // the cserve executable
+  std::vector<std::string> args;  // its arguments: "worker" and what the worker needs to load the replica
+  std::chrono::milliseconds stop_grace{5000};
+  std::optional<std::string> refused;  // set: the replica cannot run in a worker, and why
+};
+
+class ProcessReplica final : public Replica, public std::enable_shared_from_this<ProcessReplica> {
+ public:
+  // A call waiting for frames from the worker.
+  class Pending {
+   public:
+    virtual ~Pending() = default;
+    // A frame of this call; true when the call has ended.
+    virtual bool on_frame(wire::Frame& frame) = 0;
+    // The connection ended before the call did.
+    virtual void on_failure(const Failure& why) = 0;
+  };
+
+  ProcessReplica(ReplicaContext context, WorkerSpec spec, boost::asio::io_context& io);
+  ~ProcessReplica() override;
+
+  void start(std::optional<Json> user_config, Done done) override;
+  void reconfigure(Json user_config, Done done) override;
+  void check_health(Done done) override;
+  void stop(UniqueFunction<void()> done) override;
+  void execute(detail::Call call, UniqueFunction<void()> finished) override;
+  std::optional<Failure> exit_cause() const override;
+
+  // Sends a CALL whose frames go to `pending`; fails it at once when the worker is gone.
+  // Returns the call id (0 when it failed).
+  std::uint64_t send_call(std::string payload, std::unique_ptr<Pending> pending);
+  void send_frame(int type, std::uint64_t call_id, std::string_view payload);
+  pid_t pid() const;
+
+ private:
+  void hook(std::string method, std::optional<Json> argument, Done done);
+  void on_frame(wire::Frame& frame);
+  void on_closed(const Failure& why);
+  void reap(int attempts_left);
+  void ended(int wait_status);
+  void read_output();
+  void output_line(std::string_view line);
+
+  const WorkerSpec spec_;
+  boost::asio::io_context& io_;
+  const std::unique_ptr<detail::ReplicaCallable> stand_in_;
+
+  mutable detail::Mutex mu_;
+  pid_t pid_ CSERVE_GUARDED_BY(mu_) = -1;
+  std::shared_ptr<wire::WireConnection> connection_ CSERVE_GUARDED_BY(mu_);
+  std::uint64_t next_call_id_ CSERVE_GUARDED_BY(mu_) = 1;  // odd: this side opened the connection
+  std::map<std::uint64_t, std::unique_ptr<Pending>> pending_ CSERVE_GUARDED_BY(mu_);
+  std::optional<Failure> gone_ CSERVE_GUARDED_BY(mu_);  // set once no call can reach the worker
+  std::optional<Failure> exit_cause_ CSERVE_GUARDED_BY(mu_);  // set once the process was reaped
+  bool stopping_ CSERVE_GUARDED_BY(mu_) = false;
+  UniqueFunction<void()> stop_done_ CSERVE_GUARDED_BY(mu_);
+
+  struct Output;  // the worker's stdout/stderr, read on the I/O thread
+  std::shared_ptr<Output> output_;
+};
+
+}  // namespace cserve
