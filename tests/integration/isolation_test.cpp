@@ -1,0 +1,296 @@
+// Replicas in worker processes, as a user runs them: `cserve run` with a config whose deployments
+// have isolation: process. Crashes of every kind cost only their own calls; the serving process,
+// the other applications and the other replicas never notice; the replica comes back.
+#include <cserve/cserve.hpp>
+
+#include "support/cli.hpp"
+#include "support/http_client.hpp"
+#include "support/load.hpp"
+#include "support/process.hpp"
+#include "support/prometheus.hpp"
+#include "support/wait.hpp"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+
+namespace cserve {
+namespace {
+
+using namespace std::chrono_literals;
+using test::HttpClient;
+
+const std::string kApps = std::string(CSERVE_TEST_LIBS_DIR) + "/libisolation_apps.so";
+const std::string kCounterLib = std::string(CSERVE_EXAMPLES_DIR) + "/libcounter_app.so";
+
+// Sanitizer builds: a worker must die of the signal itself, not of the sanitizer's report (and
+// an exit() must keep its status, not become a leak report's).
+const std::string kWorkerEnv =
+    "ASAN_OPTIONS=${ASAN_OPTIONS}:handle_segv=0:handle_abort=0:detect_leaks=0 "
+    "TSAN_OPTIONS=${TSAN_OPTIONS}:handle_segv=0:handle_abort=0 ";
+
+// `cserve run CONFIG` in the foreground, its log in a file; stopped with SIGTERM (a drain).
+class Instance {
+ public:
+  explicit Instance(const std::string& yaml, const std::string& extra = "") {
+    static std::atomic<int> n{0};
+    dir_ = std::filesystem::temp_directory_path() /
+           ("cserve_isolation_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
+    std::filesystem::create_directories(dir_);
+    std::ofstream(dir_ / "serve.yaml") << yaml;
+    log_path_ = (dir_ / "serve.log").string();
+    process_ = std::make_unique<test::ChildProcess>(
+        "/bin/sh", std::vector<std::string>{
+                       "-c", kWorkerEnv + "exec " + std::string(CSERVE_BINARY) + " run " +
+                                 (dir_ / "serve.yaml").string() +
+                                 " --http-port 0 --admin-port 0 --cpus 8 " + extra + " 2>" + log_path_});
+    port = process_->wait_for_port(60s);
+    if (auto line = process_->wait_for_line("admin API on http://", 10s)) {
+      admin_port = std::stoi(line->substr(line->rfind(':') + 1));
+    }
+  }
+  ~Instance() {
+    process_->signal(SIGTERM);
+    if (!process_->wait_exit(60s)) process_->signal(SIGKILL);
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  pid_t pid() const { return process_->pid(); }
+  void kill_now() { process_->signal(SIGKILL); }
+  std::string log() const {
+    std::ifstream in(log_path_);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  Json deployment_status(const std::string& app, const std::string& deployment) const {
+    HttpClient admin(admin_port);
+    Json s = Json::parse(admin.get("/api/serve/applications/").body);
+    return s["applications"][app]["deployments"][deployment];
+  }
+  test::PromText metrics() const {
+    HttpClient admin(admin_port);
+    return test::parse_prometheus(admin.get("/metrics").body);
+  }
+
+  int port = -1;
+  int admin_port = -1;
+
+ private:
+  std::filesystem::path dir_;
+  std::string log_path_;
+  std::unique_ptr<test::ChildProcess> process_;
+};
+
+std::string app_yaml(const std::string& name, const std::string& prefix, const std::string& import_path,
+                     const std::string& deployment_yaml = "", const std::string& args = "") {
+  std::string y = "  - name: " + name + "\n    route_prefix: " + prefix + "\n    import_path: " + import_path + "\n";
+  if (!args.empty()) y += "    args: " + args + "\n";
+  if (!deployment_yaml.empty()) y += "    deployments:\n" + deployment_yaml;
+  return y;
+}
+
+// The pid a Fragile replica answers /ok from, once it answers (-1 if it never does).
+long serving_pid(int port, const std::string& prefix) {
+  long pid = -1;
+  test::wait_until([&] {
+    try {
+      HttpClient c(port);
+      auto r = c.get(prefix + "/ok");
+      if (r.status != 200) return false;
+      pid = Json::parse(r.body)["pid"].get<long>();
+      return true;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }, 20s);
+  return pid;
+}
+
+bool process_gone(long pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return true;
+  std::string line;
+  std::getline(stat, line);
+  const auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';  // a zombie
+}
+
+TEST(Isolation, ACrashingReplicaCostsOnlyItsOwnCallsAndComesBack) {
+  const std::string fragile = "      - name: Fragile\n        isolation: process\n";
+  Instance serve("applications:\n" + app_yaml("fragile", "/f", kApps + ":fragile", fragile) +
+                 app_yaml("steady", "/s", kCounterLib + ":counter"));
+  ASSERT_GT(serve.port, 0) << serve.log();
+  ASSERT_GT(serve.admin_port, 0) << serve.log();
+  const long first_pid = serving_pid(serve.port, "/f");
+  ASSERT_GT(first_pid, 0) << serve.log();
+  ASSERT_NE(first_pid, serve.pid());
+
+  test::LoadGenerator load(serve.port, "/s", 4);
+  load.start();
+  struct Case {
+    std::string path, cause;
+  };
+  const std::vector<Case> cases = {{"/f/crash", "was killed by SIGSEGV (signal 11)"},
+                                   {"/f/abort", "was killed by SIGABRT (signal 6)"},
+                                   {"/f/exit", "exited with status 3"},
+                                   {"/f/crash", "was killed by SIGSEGV (signal 11)"}};
+  long previous_pid = first_pid;
+  for (const auto& c : cases) {
+    HttpClient client(serve.port);
+    auto r = client.get(c.path);
+    EXPECT_EQ(r.status, 500) << c.path << ": " << r.body;
+    Json body = Json::parse(r.body);
+    EXPECT_EQ(body["code"], "REPLICA_DIED") << r.body;
+    const std::string error = body["error"].get<std::string>();
+    EXPECT_NE(error.find("replica Fragile#"), std::string::npos) << error;
+    EXPECT_NE(error.find("(pid " + std::to_string(previous_pid) + ") " + c.cause), std::string::npos) << error;
+    EXPECT_TRUE(test::wait_until([&] { return process_gone(previous_pid); }, 5s)) << "the worker was not reaped";
+    const long pid = serving_pid(serve.port, "/f");  // the replacement serves
+    ASSERT_GT(pid, 0) << serve.log();
+    EXPECT_NE(pid, previous_pid);
+    previous_pid = pid;
+  }
+  while (load.responses_so_far() < 200) std::this_thread::sleep_for(10ms);
+  const test::LoadStats stats = load.stop();
+  EXPECT_EQ(stats.failed(), 0) << "the other application noticed: " << stats.connection_errors << " connection errors";
+  EXPECT_GT(stats.ok(), 0);
+
+  Json d = serve.deployment_status("fragile", "Fragile");
+  EXPECT_EQ(d["replica_restarts"], 4) << d.dump();
+  EXPECT_NE(d["last_replica_exit"].get<std::string>().find("SIGSEGV"), std::string::npos) << d.dump();
+  EXPECT_EQ(serve.metrics().value("cserve_deployment_replica_exits_total",
+                                  {{"deployment", "Fragile"}, {"application", "fragile"}}),
+            4);
+  EXPECT_EQ(serve.deployment_status("steady", "Counter")["replica_restarts"], 0);
+}
+
+TEST(Isolation, AStuckHandlerIsKilledAfterFailedHealthChecksAndItsCallFails) {
+  const std::string fragile =
+      "      - name: Fragile\n        isolation: process\n        health_check_period_s: 0.2\n"
+      "        health_check_timeout_s: 0.5\n";
+  Instance serve("applications:\n" + app_yaml("fragile", "/f", kApps + ":fragile", fragile));
+  ASSERT_GT(serve.port, 0) << serve.log();
+  const long stuck_pid = serving_pid(serve.port, "/f");
+  ASSERT_GT(stuck_pid, 0);
+  HttpClient hung(serve.port);
+  auto r = hung.get("/f/hang");  // returns once the stuck worker is killed
+  EXPECT_EQ(r.status, 500) << r.body;
+  EXPECT_NE(r.body.find("(pid " + std::to_string(stuck_pid) + ") was killed by SIG"), std::string::npos) << r.body;
+  EXPECT_TRUE(test::wait_until([&] { return process_gone(stuck_pid); }, 5s));
+  const long pid = serving_pid(serve.port, "/f");
+  EXPECT_GT(pid, 0);
+  EXPECT_NE(pid, stuck_pid);
+  EXPECT_GE(serve.deployment_status("fragile", "Fragile")["health_check_replacements"], 1);
+}
+
+TEST(Isolation, WorkersDoNotOutliveAKilledServingProcess) {
+  const std::string fragile = "      - name: Fragile\n        isolation: process\n        num_replicas: 2\n";
+  auto serve = std::make_unique<Instance>("applications:\n" + app_yaml("fragile", "/f", kApps + ":fragile", fragile));
+  ASSERT_GT(serve->port, 0) << serve->log();
+  std::set<long> workers;
+  ASSERT_TRUE(test::wait_until([&] {
+    const long pid = serving_pid(serve->port, "/f");
+    if (pid > 0) workers.insert(pid);
+    return workers.size() == 2;
+  }, 20s));
+  serve->kill_now();
+  for (long pid : workers) {
+    EXPECT_TRUE(test::wait_until([&] { return process_gone(pid); }, 1s)) << "worker " << pid << " outlived it";
+  }
+}
+
+TEST(Isolation, RollingRedeployOfAnIsolatedDeploymentLosesNoRequest) {
+  const std::string fragile = "      - name: Fragile\n        isolation: process\n        num_replicas: 2\n"
+                              "        graceful_shutdown_wait_loop_s: 0.1\n";
+  Instance serve("applications:\n" + app_yaml("fragile", "/f", kApps + ":fragile", fragile, "{tag: v1}"));
+  ASSERT_GT(serve.port, 0) << serve.log();
+  ASSERT_GT(serving_pid(serve.port, "/f"), 0);
+  test::LoadGenerator load(serve.port, "/f/ok", 4);
+  load.start();
+  while (load.responses_so_far() < 100) std::this_thread::sleep_for(5ms);
+  // The same config with other builder arguments: a new version, rolled out replica by replica.
+  const std::string v2 = "applications:\n" + app_yaml("fragile", "/f", kApps + ":fragile", fragile, "{tag: v2}");
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("cserve_isolation_v2_" + std::to_string(::getpid()) + ".yaml")).string();
+  std::ofstream(path) << v2;
+  auto deployed = test::run_cli("deploy " + path + " --address http://127.0.0.1:" + std::to_string(serve.admin_port));
+  EXPECT_EQ(deployed.code, 0) << deployed.output;
+  EXPECT_TRUE(test::wait_until([&] {
+    auto d = serve.deployment_status("fragile", "Fragile");
+    return d["status"] == "HEALTHY" && d["replicas"].size() == 2;
+  }, 30s));
+  HttpClient c(serve.port);
+  EXPECT_EQ(Json::parse(c.get("/f/ok").body)["tag"], "v2");
+  const long during = load.responses_so_far();
+  while (load.responses_so_far() < during + 100) std::this_thread::sleep_for(5ms);
+  const test::LoadStats stats = load.stop();
+  std::filesystem::remove(path);
+  EXPECT_EQ(stats.failed(), 0) << stats.connection_errors << " connection errors";
+  EXPECT_GT(stats.ok(), 0);
+}
+
+TEST(Isolation, CallsStreamsAndBytesCrossTheBoundary) {
+  const std::string model = "      - name: Model\n        isolation: process\n";
+  const std::string fragile = "      - name: Fragile\n        isolation: process\n";
+  Instance serve("applications:\n" + app_yaml("composed", "/c", kApps + ":composed", model) +
+                 app_yaml("fragile", "/f", kApps + ":fragile", fragile));
+  ASSERT_GT(serve.port, 0) << serve.log();
+  ASSERT_GT(serving_pid(serve.port, "/f"), 0) << serve.log();
+  HttpClient c(serve.port);
+
+  // An in-process ingress calls the isolated model by name through a handle.
+  auto r = c.get("/c/?x=2");
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json j = Json::parse(r.body);
+  EXPECT_EQ(j["scaled"], Json::parse("[20.0, 30.0]"));
+  EXPECT_EQ(j["front_pid"], serve.pid());
+  EXPECT_NE(j["model_pid"], serve.pid());
+
+  // A handler's stream, item by item across processes.
+  r = c.get("/f/stream?n=5");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, "item 0\nitem 1\nitem 2\nitem 3\nitem 4\n");
+
+  // Bytes as they are (every byte value, 1 MiB).
+  std::string bytes(1 << 20, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 131) & 0xff);
+  r = c.request("POST", "/f/echo", bytes);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_TRUE(r.body == bytes) << "the body changed on its way (" << r.body.size() << " bytes back)";
+
+  // What the user's code prints reaches the log with the replica's id.
+  r = c.get("/f/print");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_TRUE(test::wait_until([&] {
+    const std::string log = serve.log();
+    const auto at = log.find("printed by the user's code in pid");
+    return at != std::string::npos && log.rfind("replica=Fragile#", at) != std::string::npos;
+  }, 5s)) << serve.log();
+}
+
+TEST(Isolation, ProcessIsolationOfAnApplicationBuiltInCodeIsAClearError) {
+  struct Plain {
+    Json operator()() { return "hi"; }
+  };
+  ServeOptions options;
+  options.http_enabled = false;
+  auto serve = start(options);
+  try {
+    serve.run(deployment<Plain>().isolation(Isolation::kProcess).bind());
+    FAIL() << "it ran";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("needs its application in a library"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace cserve
