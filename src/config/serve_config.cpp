@@ -181,7 +181,8 @@ void check_deployment(const Checker& c, const Json& j, const std::string& p) {
   if (j.contains("ray_actor_options")) {
     const auto& r = j["ray_actor_options"];
     const std::string rp = p + ".ray_actor_options";
-    c.object(r, rp, {"num_cpus", "num_gpus", "resources"});
+    c.object(r, rp, {"num_cpus", "num_gpus", "memory", "resources"});
+    if (r.contains("memory")) c.number(r["memory"], rp + ".memory", 0);
     if (r.contains("num_cpus")) c.number(r["num_cpus"], rp + ".num_cpus", 0);
     if (r.contains("num_gpus")) c.number(r["num_gpus"], rp + ".num_gpus", 0);
     if (r.contains("resources")) {
@@ -283,6 +284,7 @@ void apply_override(DeploymentOptions& o, const Json& d) {
     const Json& r = d["ray_actor_options"];
     if (r.contains("num_cpus")) o.resources.cpus = r["num_cpus"];
     if (r.contains("num_gpus")) o.resources.gpus = r["num_gpus"];
+    if (r.contains("memory")) o.resources.memory = r["memory"];
     if (r.contains("resources")) {
       for (const auto& [k, v] : r["resources"].items()) o.resources.custom[k] = v.get<double>();
     }

@@ -17,6 +17,12 @@ void Controller::collect_metrics(std::vector<CollectedSample>& out) const {
         labels.emplace_back("replica", r->id);
         out.push_back({"cserve_replica_processing_queries", "requests in flight on the replica", MetricType::kGauge,
                        labels, static_cast<double>(r->replica->in_flight())});
+        if (auto u = r->replica->usage()) {
+          out.push_back({"cserve_replica_worker_rss_bytes", "resident memory of the replica's worker process",
+                         MetricType::kGauge, labels, u->rss_bytes});
+          out.push_back({"cserve_replica_worker_cpu_seconds_total", "CPU time the replica's worker process used",
+                         MetricType::kCounter, labels, u->cpu_seconds});
+        }
         out.push_back({"cserve_deployment_replica_healthy",
                        "1 while the replica passes its health checks, 0 after a failure", MetricType::kGauge,
                        labels, r->health.failures == 0 ? 1.0 : 0.0});

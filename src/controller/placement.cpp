@@ -129,6 +129,7 @@ std::string describe(const Resources& r) {
   std::string s = "{CPU: " + format_amount(r.cpus);
   if (r.gpus > 0) s += ", GPU: " + format_amount(r.gpus);
   for (const auto& [k, v] : r.custom) s += ", " + k + ": " + format_amount(v);
+  if (r.memory > 0) s += ", memory: " + format_amount(r.memory);
   return s + "}";
 }
 

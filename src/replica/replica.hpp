@@ -64,6 +64,12 @@ class Replica {
   // Set once the replica ended by itself (its worker process died or exited): why. The
   // controller replaces such a replica. Replicas in this process never end by themselves.
   virtual std::optional<Failure> exit_cause() const { return std::nullopt; }
+  // A worker process's resident memory and CPU time so far; nullopt for replicas in this process.
+  struct ProcessUsage {
+    double rss_bytes = 0;
+    double cpu_seconds = 0;
+  };
+  virtual std::optional<ProcessUsage> usage() const { return std::nullopt; }
 
   // Reserves a slot when fewer than `max_ongoing` calls are in flight.
   bool try_acquire(int max_ongoing);

@@ -41,6 +41,7 @@ std::shared_ptr<Replica> IsolatingLauncher::make(ReplicaContext context, const d
   if (def.options.isolation != Isolation::kProcess) return in_process_.make(std::move(context), def, std::move(sinks));
   WorkerSpec spec;
   spec.binary = worker_binary_;
+  spec.memory_limit_bytes = context.resources.memory;
   if (!def.origin) {
     spec.refused = "deployment '" + def.options.name +
                    "' has isolation 'process' but its application was not loaded from a library";

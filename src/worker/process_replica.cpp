@@ -15,6 +15,8 @@
 
 #include <csignal>
 #include <deque>
+#include <fstream>
+#include <sstream>
 
 namespace cserve {
 namespace {
@@ -363,6 +365,66 @@ void ProcessReplica::start(std::optional<Json> user_config, Done done) {
           if (auto r = weak.lock()) r->on_closed(why);
         });
     self->hook("__start__", std::move(config), std::move(done));
+    if (self->spec_.memory_limit_bytes > 0) self->watch_memory();
+  });
+}
+
+namespace {
+
+// Resident memory and CPU time of a process, from /proc; nullopt when it is gone.
+std::optional<Replica::ProcessUsage> usage_of(pid_t pid) {
+  if (pid <= 0) return std::nullopt;
+  const std::string dir = "/proc/" + std::to_string(pid);
+  std::ifstream statm(dir + "/statm");
+  long size_pages = 0, rss_pages = 0;
+  if (!(statm >> size_pages >> rss_pages)) return std::nullopt;
+  Replica::ProcessUsage u;
+  static const long page = ::sysconf(_SC_PAGESIZE);
+  static const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  u.rss_bytes = static_cast<double>(rss_pages) * static_cast<double>(page);
+  std::ifstream stat(dir + "/stat");
+  std::string line;
+  if (std::getline(stat, line)) {
+    // Fields after the command (which may hold spaces): state is field 3, utime 14, stime 15.
+    std::istringstream rest(line.substr(line.rfind(')') + 2));
+    std::string field;
+    unsigned long long utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+      if (i == 14) utime = std::stoull(field);
+      if (i == 15) stime = std::stoull(field);
+    }
+    u.cpu_seconds = static_cast<double>(utime + stime) / ticks;
+  }
+  return u;
+}
+
+std::string mib(double bytes) { return std::to_string(static_cast<long long>(bytes / (1024 * 1024))) + " MiB"; }
+
+}  // namespace
+
+std::optional<Replica::ProcessUsage> ProcessReplica::usage() const {
+  if (exit_cause()) return std::nullopt;
+  return usage_of(pid());
+}
+
+void ProcessReplica::watch_memory() {
+  if (exit_cause()) return;
+  const pid_t pid = this->pid();
+  if (auto u = usage_of(pid); u && u->rss_bytes > spec_.memory_limit_bytes) {
+    {
+      detail::MutexLock lock(mu_);
+      killed_for_ = "its resident memory (" + mib(u->rss_bytes) + ") passed the replica's memory limit (" +
+                    mib(spec_.memory_limit_bytes) + ")";
+    }
+    CSERVE_LOG(kError, "worker").fields(&log_fields()) << "replica " << id() << ": worker process " << pid
+                                                        << " uses " << mib(u->rss_bytes) << ", over its limit of "
+                                                        << mib(spec_.memory_limit_bytes) << ": killing it";
+    ::kill(pid, SIGKILL);
+    return;
+  }
+  auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
+  timer->async_wait([weak = weak_from_this(), timer](boost::system::error_code) {
+    if (auto self = weak.lock()) self->watch_memory();
   });
 }
 
@@ -512,6 +574,7 @@ void ProcessReplica::ended(int wait_status) {
     pid = pid_;
     cause = Failure{ErrorCode::kReplicaDied,
                     "replica " + id() + "'s worker process (pid " + std::to_string(pid) + ") " + describe_exit(wait_status)};
+    if (killed_for_) cause.message += ": " + *killed_for_;
     exit_cause_ = cause;
     gone_ = cause;
     pending.swap(pending_);

@@ -42,6 +42,7 @@ struct WorkerSpec {
   std::vector<std::string> args;  // its arguments: "worker" and what the worker needs to load the replica
   std::chrono::milliseconds stop_grace{5000};
   std::optional<std::string> refused;  // set: the replica cannot run in a worker, and why
+  double memory_limit_bytes = 0;       // > 0: the worker is killed when its resident memory passes it
 };
 
 class ProcessReplica final : public Replica, public std::enable_shared_from_this<ProcessReplica> {
@@ -65,6 +66,7 @@ class ProcessReplica final : public Replica, public std::enable_shared_from_this
   void stop(UniqueFunction<void()> done) override;
   void execute(detail::Call call, UniqueFunction<void()> finished) override;
   std::optional<Failure> exit_cause() const override;
+  std::optional<ProcessUsage> usage() const override;
 
   // Sends a CALL whose frames go to `pending`; fails it at once when the worker is gone.
   // Returns the call id (0 when it failed).
@@ -79,6 +81,8 @@ class ProcessReplica final : public Replica, public std::enable_shared_from_this
   void reap(int attempts_left);
   void ended(int wait_status);
   void read_output();
+  // Every 100 ms while a memory limit is set: kills the worker once its RSS passes the limit.
+  void watch_memory();
   void output_line(std::string_view line);
 
   const WorkerSpec spec_;
@@ -93,6 +97,7 @@ class ProcessReplica final : public Replica, public std::enable_shared_from_this
   std::optional<Failure> gone_ CSERVE_GUARDED_BY(mu_);  // set once no call can reach the worker
   std::optional<Failure> exit_cause_ CSERVE_GUARDED_BY(mu_);  // set once the process was reaped
   bool stopping_ CSERVE_GUARDED_BY(mu_) = false;
+  std::optional<std::string> killed_for_ CSERVE_GUARDED_BY(mu_);  // why cserve killed the worker
   UniqueFunction<void()> stop_done_ CSERVE_GUARDED_BY(mu_);
 
   struct Output;  // the worker's stdout/stderr, read on the I/O thread

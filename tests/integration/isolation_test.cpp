@@ -173,6 +173,29 @@ TEST(Isolation, ACrashingReplicaCostsOnlyItsOwnCallsAndComesBack) {
   EXPECT_EQ(serve.deployment_status("steady", "Counter")["replica_restarts"], 0);
 }
 
+TEST(Isolation, AReplicaPastItsMemoryLimitIsKilledAndComesBack) {
+  const std::string fragile =
+      "      - name: Fragile\n        isolation: process\n        ray_actor_options: {memory: 268435456}\n";
+  Instance serve("applications:\n" + app_yaml("fragile", "/f", kApps + ":fragile", fragile));
+  ASSERT_GT(serve.port, 0) << serve.log();
+  const long pid = serving_pid(serve.port, "/f");
+  ASSERT_GT(pid, 0) << serve.log();
+  // Its resident memory is reported while it runs.
+  EXPECT_GT(serve.metrics().value("cserve_replica_worker_rss_bytes", {{"deployment", "Fragile"}}), 0);
+  HttpClient c(serve.port);
+  auto r = c.get("/f/grow");
+  EXPECT_EQ(r.status, 500) << r.body;
+  EXPECT_NE(r.body.find("(pid " + std::to_string(pid) + ") was killed by SIGKILL (signal 9): its resident memory ("),
+            std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find("passed the replica's memory limit (256 MiB)"), std::string::npos) << r.body;
+  const long replacement = serving_pid(serve.port, "/f");
+  EXPECT_GT(replacement, 0);
+  EXPECT_NE(replacement, pid);
+  EXPECT_NE(serve.deployment_status("fragile", "Fragile")["last_replica_exit"].get<std::string>().find("memory limit"),
+            std::string::npos);
+}
+
 TEST(Isolation, AStuckHandlerIsKilledAfterFailedHealthChecksAndItsCallFails) {
   const std::string fragile =
       "      - name: Fragile\n        isolation: process\n        health_check_period_s: 0.2\n"

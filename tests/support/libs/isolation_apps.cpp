@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace {
 
@@ -23,6 +25,7 @@ class Fragile {
         .get("/exit", &Fragile::exit_now)
         .get("/hang", &Fragile::hang)
         .get("/print", &Fragile::print)
+        .get("/grow", &Fragile::grow)
         .get("/stream", &Fragile::stream)
         .post("/echo", &Fragile::echo);
   }
@@ -39,6 +42,15 @@ class Fragile {
     for (volatile bool forever = true; forever;) {
     }
     return nullptr;
+  }
+  // Allocates (and touches) 16 MiB at a time, holding it, until the process is killed; gives up at
+  // 4 GiB, which answers 200 (the limit was not enforced).
+  cserve::Json grow() {
+    for (int i = 0; i < 256; ++i) {
+      held_.emplace_back(16u << 20, static_cast<char>(i));
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return {{"held_mib", held_.size() * 16}};
   }
   cserve::Json print() {
     std::printf("printed by the user's code in pid %d\n", static_cast<int>(::getpid()));
@@ -63,6 +75,7 @@ class Fragile {
  private:
   std::string tag_;
   int calls_ = 0;
+  std::vector<std::vector<char>> held_;
 };
 
 // In-process ingress: GET /?x=N calls the model's "scale" by name across the process boundary.
