@@ -129,8 +129,7 @@ Json read_config(const std::string& path) {
 int start(const StartArgs& a, std::ostream& out, std::ostream& err) {
   if (a.foreground) {
     Serve s = start_runtime(a.options);
-    announce(s, out);
-    s.wait();
+    s.wait([&] { announce(s, out); });  // once SIGTERM drains instead of killing
     return 0;
   }
   int ready[2];
@@ -160,9 +159,10 @@ int start(const StartArgs& a, std::ostream& out, std::ostream& err) {
       Serve s = start_runtime(a.options);
       report = "ok http://" + s.http_host() + ":" + std::to_string(s.http_port()) + " http://127.0.0.1:" +
                std::to_string(s.admin_port()) + "\n";
-      (void)!write(ready[1], report.data(), report.size());
-      close(ready[1]);
-      s.wait();
+      s.wait([&] {  // ready once SIGTERM drains instead of killing
+        (void)!write(ready[1], report.data(), report.size());
+        close(ready[1]);
+      });
     } catch (const std::exception& e) {
       report = std::string("error ") + e.what() + "\n";
       (void)!write(ready[1], report.data(), report.size());
@@ -210,8 +210,7 @@ int run(const RunArgs& a, std::ostream& out, std::ostream& /*err: errors propaga
     out.flush();
     s.run(app, {.name = cfg.name, .route_prefix = cfg.route_prefix});
   }
-  announce(s, out);
-  s.wait();
+  s.wait([&] { announce(s, out); });  // once SIGTERM drains instead of killing
   return 0;
 }
 
