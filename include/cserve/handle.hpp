@@ -286,6 +286,9 @@ auto MethodCaller<T, M>::remote(Args&&... args) const {
         [method = method_](detail::ReplicaCallable& target, Stored& a,
                            const std::shared_ptr<detail::ResponseState<R>>& state,
                            detail::UniqueFunction<void()> done) {
+          if (target.in_other_process()) {
+            return detail::run_encoded_call<T, R>(target, method, a, state, std::move(done));
+          }
           detail::run_handle_call<R>([&]() -> decltype(auto) { return detail::invoke_stored<T>(target, method, a); },
                                      state, std::move(done));
         });

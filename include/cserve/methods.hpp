@@ -22,9 +22,17 @@
 // result converts to JSON. A call naming no such method, with arguments of the wrong count or
 // type, or with remote() for a stream (or stream() for a value), fails with cserve::Error
 // (kNotFound or kInvalidArgument) saying which.
+//
+// The same registry serves typed handle calls to a deployment in a worker process
+// (handle.method(&Model::predict).remote(x) with isolation: process): the method is found by its
+// member pointer, each argument and the result cross as their cserve::Codec bytes (MessagePack
+// for JSON-convertible types, raw bytes for strings, a user type's own codec), so a method may
+// also take and return types that only have a Codec.
 // Thread-safety: built once per replica, before it serves; calls run on the replica's strand.
 #pragma once
 
+#include <cserve/codec.hpp>
+#include <cserve/detail/type_name.hpp>
 #include <cserve/detail/unique_function.hpp>
 #include <cserve/error.hpp>
 #include <cserve/json.hpp>
@@ -36,8 +44,11 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <optional>
 #include <tuple>
 #include <type_traits>
+#include <typeinfo>
+#include <vector>
 #include <utility>
 
 namespace cserve {
@@ -45,6 +56,8 @@ namespace cserve {
 namespace detail {
 
 using JsonDone = UniqueFunction<void(Json result, std::exception_ptr error)>;
+// A call across processes: the result's codec bytes, or the error.
+using BytesDone = UniqueFunction<void(std::string result, std::exception_ptr error)>;
 
 template <class M>
 struct MemberFunction;
@@ -80,6 +93,42 @@ template <class V>
 struct JsonResultOf<Task<V>> : std::bool_constant<ToJson<V>> {};
 template <class U>
 struct JsonResultOf<Stream<U>> : std::bool_constant<std::is_constructible_v<Json, U>> {};
+
+// Types whose values cross a process boundary (cserve/codec.hpp).
+template <class Tuple>
+struct AllEncodable;
+template <class... A>
+struct AllEncodable<std::tuple<A...>> : std::bool_constant<(Encodable<A> && ...)> {};
+
+template <class R>
+struct EncodableResult : std::bool_constant<std::is_void_v<R> || Encodable<R>> {};
+template <class V>
+struct EncodableResult<Task<V>> : EncodableResult<V> {};
+template <class U>
+struct EncodableResult<Stream<U>> : std::false_type {};  // (streams cross over HTTP only, for now)
+
+// A member function that can be called by name (JSON) or from another process (codecs).
+template <class M>
+concept JsonCallable = AllFromJson<typename MemberFunction<M>::args>::value &&
+                       JsonResultOf<typename MemberFunction<M>::result>::value;
+template <class M>
+concept EncodedCallable = AllEncodable<typename MemberFunction<M>::args>::value &&
+                          EncodableResult<typename MemberFunction<M>::result>::value;
+
+// The first argument type without a codec, for messages.
+template <class... A>
+std::string first_unencodable() {
+  std::string name;
+  ((name.empty() && !Encodable<A> ? (void)(name = std::string(full_type_name<A>())) : (void)0), ...);
+  return name;
+}
+
+template <class Tuple>
+struct FirstUnencodable;
+template <class... A>
+struct FirstUnencodable<std::tuple<A...>> {
+  static std::string name() { return first_unencodable<A...>(); }
+};
 
 // The call operator, when it is one member function whose parameters all convert from JSON and
 // whose result converts to JSON.
@@ -129,26 +178,61 @@ class Methods {
   Methods& add(std::string name, M method) {
     using Args = typename detail::MemberFunction<M>::args;
     using R = typename detail::MemberFunction<M>::result;
-    static_assert(detail::AllFromJson<Args>::value,
-                  "a method called by name takes parameters that nlohmann::json converts from");
-    static_assert(detail::JsonResultOf<R>::value,
-                  "a method called by name returns void, a value nlohmann::json converts from, a "
-                  "cserve::Task of one, or a cserve::Stream of such items");
+    static_assert(detail::JsonCallable<M> || detail::EncodedCallable<M>,
+                  "a method called by name takes parameters that nlohmann::json converts from and returns "
+                  "void, such a value, a cserve::Task of one or a cserve::Stream of such items; or (for calls "
+                  "from other processes only) takes and returns types with a cserve::Codec");
     using Indices = std::make_index_sequence<std::tuple_size_v<Args>>;
     Entry entry;
-    if constexpr (detail::IsStream<R>::value) {
-      entry.stream = [method, name](T& t, const Json& args) {
-        return std::apply(
-            [&](auto&&... a) { return detail::as_json_stream(std::invoke(method, t, std::move(a)...)); },
-            detail::arguments_from_json<Args>(name, args, Indices{}));
-      };
-    } else {
-      entry.call = [method, name](T& t, Json args, detail::JsonDone done) {
-        invoke<R, Args>(name, method, t, args, std::move(done), Indices{});
+    entry.is = [method](const std::type_info& type, const void* pointer) {
+      return type == typeid(M) && *static_cast<const M*>(pointer) == method;
+    };
+    if constexpr (detail::JsonCallable<M>) {
+      if constexpr (detail::IsStream<R>::value) {
+        entry.stream = [method, name](T& t, const Json& args) {
+          return std::apply(
+              [&](auto&&... a) { return detail::as_json_stream(std::invoke(method, t, std::move(a)...)); },
+              detail::arguments_from_json<Args>(name, args, Indices{}));
+        };
+      } else {
+        entry.call = [method, name](T& t, Json args, detail::JsonDone done) {
+          invoke<R, Args>(name, method, t, args, std::move(done), Indices{});
+        };
+      }
+    }
+    if constexpr (detail::EncodedCallable<M>) {
+      entry.encoded = [method, name](T& t, std::vector<std::string> args, detail::BytesDone done) {
+        invoke_encoded<R, Args>(name, method, t, std::move(args), std::move(done), Indices{});
       };
     }
     entries_[std::move(name)] = std::move(entry);
     return *this;
+  }
+
+  // The name `method` is registered under, if it is.
+  template <class M>
+  std::optional<std::string> name_of(M method) const {
+    for (const auto& [name, e] : entries_) {
+      if (e.is && e.is(typeid(M), &method)) return name;
+    }
+    return std::nullopt;
+  }
+
+  // Calls method `name` of `t` with arguments as codec bytes (a call from another process);
+  // `done` gets the result's codec bytes or the error, exactly once.
+  void call_encoded(T& t, const std::string& name, std::vector<std::string> args, detail::BytesDone done) const {
+    const Entry* e = nullptr;
+    try {
+      e = &find(name);
+      if (!e->encoded) {
+        throw Error("method '" + name + "' cannot be called from another process: its parameters or result have no "
+                        "cserve::Codec, or it returns a stream",
+                    ErrorCode::kInvalidArgument);
+      }
+    } catch (...) {
+      return done({}, std::current_exception());
+    }
+    e->encoded(t, std::move(args), std::move(done));
   }
 
   bool has(const std::string& name) const { return entries_.count(name) != 0; }
@@ -183,6 +267,8 @@ class Methods {
   struct Entry {
     std::function<void(T&, Json, detail::JsonDone)> call;  // set for a value (or Task) method
     std::function<Stream<Json>(T&, const Json&)> stream;   // set for a Stream method
+    std::function<void(T&, std::vector<std::string>, detail::BytesDone)> encoded;  // codec arguments
+    std::function<bool(const std::type_info&, const void*)> is;                   // is it this member?
   };
 
   const Entry& find(const std::string& name) const {
@@ -228,6 +314,50 @@ class Methods {
       }
     } catch (...) {
       if (done) done(nullptr, std::current_exception());
+    }
+  }
+
+  template <class R, class Args, class M, std::size_t... I>
+  static void invoke_encoded(const std::string& name, M method, T& t, std::vector<std::string> args,
+                             detail::BytesDone done, std::index_sequence<I...>) {
+    constexpr std::size_t n = sizeof...(I);
+    Args decoded;
+    try {
+      if (args.size() != n) {
+        throw Error("method '" + name + "' takes " + std::to_string(n) + " argument(s), got " +
+                        std::to_string(args.size()),
+                    ErrorCode::kInvalidArgument);
+      }
+      ((std::get<I>(decoded) = cserve::decode<std::tuple_element_t<I, Args>>(args[I])), ...);
+    } catch (...) {
+      return done({}, std::current_exception());
+    }
+    auto encoded = [](auto&& value) {
+      return cserve::encode<std::decay_t<decltype(value)>>(value);
+    };
+    try {
+      if constexpr (detail::IsTask<R>::value) {
+        R::start_detached(std::invoke(method, t, std::move(std::get<I>(decoded))...),
+                          [done = std::move(done), encoded](auto& promise) mutable {
+                            try {
+                              if constexpr (std::is_void_v<typename detail::IsTask<R>::value_type>) {
+                                promise.take();
+                                done({}, nullptr);
+                              } else {
+                                done(encoded(promise.take()), nullptr);
+                              }
+                            } catch (...) {
+                              done({}, std::current_exception());
+                            }
+                          });
+      } else if constexpr (std::is_void_v<R>) {
+        std::invoke(method, t, std::move(std::get<I>(decoded))...);
+        done({}, nullptr);
+      } else {
+        done(encoded(std::invoke(method, t, std::move(std::get<I>(decoded))...)), nullptr);
+      }
+    } catch (...) {
+      if (done) done({}, std::current_exception());
     }
   }
 

@@ -182,6 +182,7 @@ class WorkerHost final : public AnswerSink, public std::enable_shared_from_this<
       return replica_->execute(make_http_call(shared_from_this(), id, std::move(std::get<Request>(request)), context),
                                [] {});
     }
+    if (h.kind == wire::CallKind::kTyped) return run_typed(id, call, context);
     if (h.kind != wire::CallKind::kValue) {
       return fail(id, {ErrorCode::kInvalidArgument, "streaming calls by name are not served by workers yet"});
     }
@@ -195,6 +196,26 @@ class WorkerHost final : public AnswerSink, public std::enable_shared_from_this<
         if (error) return self->fail(id, describe_handler_failure(error, rid, "method " + name));
         self->forget(id);
         self->connection_->send(FrameType::kResult, id, msgpack_of(result));
+      });
+    };
+    c.reject = [self = shared_from_this(), id](Failure f) { self->fail(id, f); };
+    replica_->execute(std::move(c), [] {});
+  }
+
+  // A typed handle call: codec bytes in, codec bytes out.
+  void run_typed(std::uint64_t id, const wire::Call& call, std::shared_ptr<detail::CallContext> context) {
+    std::vector<std::string> args(call.arguments.begin(), call.arguments.end());
+    detail::Call c;
+    c.context = std::move(context);
+    c.run = [self = shared_from_this(), id, name = call.header.method, args = std::move(args),
+             rid = call.header.request_id](detail::ReplicaCallable& target,
+                                           detail::UniqueFunction<void()> done) mutable {
+      target.call_encoded(name, std::move(args), [self, id, name, rid, done = std::move(done)](
+                                                     std::string result, std::exception_ptr error) mutable {
+        done();
+        if (error) return self->fail(id, describe_handler_failure(error, rid, "method " + name));
+        self->forget(id);
+        self->connection_->send(FrameType::kResult, id, result);
       });
     };
     c.reject = [self = shared_from_this(), id](Failure f) { self->fail(id, f); };

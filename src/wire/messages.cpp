@@ -49,7 +49,10 @@ Decoded<Hello> decode_hello(std::string_view payload) {
 
 std::string encode_call(const CallHeader& h, const std::vector<std::string>& arguments) {
   Json j{{"deployment", h.deployment}, {"method", h.method}, {"request_id", h.request_id},
-         {"kind", h.kind == CallKind::kValue ? "value" : h.kind == CallKind::kStream ? "stream" : "http"},
+         {"kind", h.kind == CallKind::kValue    ? "value"
+                  : h.kind == CallKind::kTyped  ? "typed"
+                  : h.kind == CallKind::kStream ? "stream"
+                                                : "http"},
          {"credits", h.credits}};
   if (h.deadline_ms) j["deadline_ms"] = *h.deadline_ms;
   std::string header;
@@ -84,6 +87,8 @@ Decoded<Call> decode_call(std::string_view payload) {
   const std::string kind = j["kind"].get<std::string>();
   if (kind == "value") {
     c.header.kind = CallKind::kValue;
+  } else if (kind == "typed") {
+    c.header.kind = CallKind::kTyped;
   } else if (kind == "stream") {
     c.header.kind = CallKind::kStream;
   } else if (kind == "http") {

@@ -32,7 +32,10 @@ std::string encode_hello(const Hello& h);
 // Refuses another protocol and versions this side does not speak.
 Decoded<Hello> decode_hello(std::string_view payload);
 
-enum class CallKind { kValue, kStream, kHttp };
+// value: a call by name, one argument (a MessagePack array of the JSON arguments), a MessagePack
+// result; typed: each argument and the result as its cserve::Codec bytes; stream: (reserved);
+// http: one argument, the request.
+enum class CallKind { kValue, kTyped, kStream, kHttp };
 
 struct CallHeader {
   std::string deployment;

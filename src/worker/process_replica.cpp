@@ -79,6 +79,24 @@ class ValueCall final : public ProcessReplica::Pending {
   detail::JsonDone done_;
 };
 
+// A typed call: the result as its codec's bytes.
+class BytesCall final : public ProcessReplica::Pending {
+ public:
+  explicit BytesCall(detail::BytesDone done) : done_(std::move(done)) {}
+  bool on_frame(Frame& frame) override {
+    if (frame.type == FrameType::kResult) {
+      done_(std::move(frame.payload), nullptr);
+    } else {
+      done_({}, error_of(frame.type == FrameType::kError ? failure_in(frame) : unexpected(frame)));
+    }
+    return true;
+  }
+  void on_failure(const Failure& why) override { done_({}, error_of(why)); }
+
+ private:
+  detail::BytesDone done_;
+};
+
 // The chunks of a streamed HTTP answer, pulled one credit at a time from the worker.
 class RemoteChunks final : public detail::ChunkSource {
  public:
@@ -267,6 +285,13 @@ class StandIn final : public detail::ReplicaCallable {
          std::make_unique<ValueCall>(std::move(done)));
   }
 
+  void call_encoded(const std::string& name, std::vector<std::string> args, detail::BytesDone done) override {
+    send(wire::encode_call(header_for(replica_.context(), name, wire::CallKind::kTyped), args),
+         std::make_unique<BytesCall>(std::move(done)));
+  }
+
+  bool in_other_process() const override { return true; }
+
   Stream<Json> open_stream(const std::string& name, const Json&) override {
     throw Error("deployment '" + replica_.context().deployment + "' runs in a worker process; streaming method '" +
                     name + "' cannot be called by name across processes yet (call it over HTTP)",
@@ -274,10 +299,10 @@ class StandIn final : public detail::ReplicaCallable {
   }
   void reconfigure(const Json&) override {}   // the controller reconfigures through the replica
   void check_health() override {}             // likewise
-  void* object() override {
+  void* object() override {  // only typed stream calls get here (value calls are encoded)
     throw Error("deployment '" + replica_.context().deployment +
-                    "' runs in a worker process: a typed handle call cannot reach its object; call a method "
-                    "by name (handle.method(\"name\").remote(...)) or over HTTP",
+                    "' runs in a worker process: a typed stream call cannot reach it yet (stream over HTTP, or "
+                    "give it isolation 'thread')",
                 ErrorCode::kInvalidArgument);
   }
 

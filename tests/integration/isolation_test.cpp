@@ -300,6 +300,33 @@ TEST(Isolation, CallsStreamsAndBytesCrossTheBoundary) {
   }, 5s)) << serve.log();
 }
 
+TEST(Isolation, TypedHandleCallsCrossWithCodecs) {
+  // The same application with the model in-process and isolated: the same answers, except that a
+  // method missing from the methods() hook can only be called in-process.
+  for (const std::string isolation : {"thread", "process"}) {
+    SCOPED_TRACE(isolation);
+    Instance serve("applications:\n" + app_yaml("typed", "/t", kApps + ":typed",
+                                                "      - name: TypedModel\n        isolation: " + isolation + "\n"));
+    ASSERT_GT(serve.port, 0) << serve.log();
+    HttpClient c(serve.port);
+    auto r = c.get("/t/");
+    ASSERT_EQ(r.status, 200) << r.body;
+    Json j = Json::parse(r.body);
+    EXPECT_EQ(j["doubled"], 42.0);                                   // the call operator
+    EXPECT_EQ(j["inverted"], Json::parse("[3, [-1, -2, 0]]"));       // a type with only a Codec
+    EXPECT_EQ(j["sum"], 6);                                          // a Task result
+    EXPECT_EQ(j["refused"], Json::parse(R"([1, "refused: no reason"])"));  // an Error's code and text
+    if (isolation == "process") {
+      EXPECT_EQ(j["unregistered"][0], 1);
+      EXPECT_NE(j["unregistered"][1].get<std::string>().find("not registered in its static methods"),
+                std::string::npos)
+          << j.dump();
+    } else {
+      EXPECT_TRUE(j["unregistered"].is_null() || j["unregistered"][0] == 0) << j.dump();
+    }
+  }
+}
+
 TEST(Isolation, ProcessIsolationOfAnApplicationBuiltInCodeIsAClearError) {
   struct Plain {
     Json operator()() { return "hi"; }

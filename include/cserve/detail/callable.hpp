@@ -123,6 +123,11 @@ class ReplicaCallable {
   virtual void call_method(const std::string& name, Json args, JsonDone done) = 0;
   // Calls a Stream method by name with JSON arguments; its items as JSON. Throws cserve::Error.
   virtual Stream<Json> open_stream(const std::string& name, const Json& args) = 0;
+  // Calls a method by name with arguments as codec bytes (a typed call from another process).
+  virtual void call_encoded(const std::string& name, std::vector<std::string> args, BytesDone done) = 0;
+  // True when the object lives in another process: typed calls must be encoded (object() has
+  // nothing to give).
+  virtual bool in_other_process() const { return false; }
   // Delivers user_config. May throw.
   virtual void reconfigure(const Json& config) = 0;
   // Runs the user's check_health() if it has one; throws when unhealthy.
@@ -150,6 +155,11 @@ concept HasRoutes = requires(Routes<T>& r) { T::routes(r); };
 template <class T>
 concept HasMethods = requires(Methods<T>& m) { T::methods(m); };
 
+// A call operator callable by name or from another process (see Methods::add).
+template <class T>
+concept NameCallableOperator = requires { &T::operator(); } && (JsonCallable<decltype(&T::operator())> ||
+                                                                EncodedCallable<decltype(&T::operator())>);
+
 template <class T>
 concept HasReconfigure = requires(T& t, const Json& j) { t.reconfigure(j); };
 
@@ -175,7 +185,7 @@ class CallableFor final : public ReplicaCallable {
   explicit CallableFor(Args&&... args) : target_(std::forward<Args>(args)...) {
     if constexpr (HasRoutes<T>) T::routes(routes_);
     if constexpr (HasMethods<T>) T::methods(methods_);
-    if constexpr (JsonCallOperator<T>) {
+    if constexpr (NameCallableOperator<T>) {
       if (!methods_.has("__call__")) methods_.add("__call__", &T::operator());
     }
   }
@@ -212,6 +222,10 @@ class CallableFor final : public ReplicaCallable {
 
   Stream<Json> open_stream(const std::string& name, const Json& args) override {
     return methods_.stream(target_, name, args);
+  }
+
+  void call_encoded(const std::string& name, std::vector<std::string> args, BytesDone done) override {
+    methods_.call_encoded(target_, name, std::move(args), std::move(done));
   }
 
   void* object() override { return &target_; }

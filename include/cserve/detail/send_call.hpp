@@ -15,6 +15,7 @@
 #include <cserve/detail/callable.hpp>
 #include <cserve/detail/response_state.hpp>
 #include <cserve/detail/stream_channel.hpp>
+#include <cserve/detail/type_name.hpp>
 #include <cserve/error.hpp>
 #include <cserve/json.hpp>
 #include <cserve/stream.hpp>
@@ -140,6 +141,84 @@ DeploymentStream<U> send_stream_call(const std::shared_ptr<CallSink>& sink, std:
   };
   submit_when_resolved(stored, std::move(submit));
   return DeploymentStream<U>(std::move(channel), std::move(context));
+}
+
+// The name a typed call to `method` of T travels under to another process: "__call__" for the
+// call operator, else the name T's methods() hook registered it under. Throws cserve::Error
+// (kInvalidArgument) for a method that is not registered.
+template <class T, class M>
+std::string method_name(M method) {
+  if constexpr (requires { &T::operator(); }) {
+    if constexpr (std::is_same_v<M, decltype(&T::operator())>) {
+      if (method == &T::operator()) return "__call__";
+    }
+  }
+  static const Methods<T> registered = [] {
+    Methods<T> m;
+    if constexpr (requires(Methods<T>& r) { T::methods(r); }) T::methods(m);
+    return m;
+  }();
+  if (auto name = registered.name_of(method)) return *name;
+  throw Error("deployment " + std::string(full_type_name<T>()) +
+                  " runs in another process, and the method called is not registered in its static "
+                  "methods(cserve::Methods<T>&) hook: register it (m.add(\"name\", &T::method)) to call it there",
+              ErrorCode::kInvalidArgument);
+}
+
+// Each stored argument (resolved) converted to the method's parameter type and encoded with that
+// type's codec: what the replica decodes.
+template <class Params, class Stored, std::size_t... I>
+std::vector<std::string> encode_arguments(Stored& stored, std::index_sequence<I...>) {
+  std::vector<std::string> out;
+  out.reserve(sizeof...(I));
+  (out.push_back(cserve::encode<std::tuple_element_t<I, Params>>(
+       std::tuple_element_t<I, Params>(resolve(std::get<I>(stored))))),
+   ...);
+  return out;
+}
+
+// A typed call to a replica in another process: the arguments cross as the codec bytes of the
+// method's parameter types, the result comes back as R's. A type without a codec fails the call
+// with an Error that names it (isolation is chosen at deploy time, so this cannot be a
+// compile-time error).
+template <class T, class R, class M, class Stored>
+void run_encoded_call(ReplicaCallable& target, M method, Stored& stored, const std::shared_ptr<ResponseState<R>>& state,
+                      UniqueFunction<void()> done) {
+  using Params = typename MemberFunction<M>::args;
+  std::string name;
+  std::vector<std::string> args;
+  try {
+    name = method_name<T>(method);
+    if constexpr (AllEncodable<Params>::value) {
+      args = encode_arguments<Params>(stored, std::make_index_sequence<std::tuple_size_v<Params>>{});
+    } else {
+      throw Error("a parameter of type " + FirstUnencodable<Params>::name() +
+                      " cannot cross to deployment " + std::string(full_type_name<T>()) +
+                      " in another process: give it nlohmann-json's to_json/from_json or a cserve::Codec",
+                  ErrorCode::kInvalidArgument);
+    }
+    if constexpr (!std::is_void_v<R> && !Encodable<R>) {
+      throw Error("a result of type " + std::string(full_type_name<R>()) + " cannot come back from deployment " +
+                      std::string(full_type_name<T>()) +
+                      " in another process: give it nlohmann-json's to_json/from_json or a cserve::Codec",
+                  ErrorCode::kInvalidArgument);
+    }
+  } catch (...) {
+    return finish_call(state, done, [e = std::current_exception()]() -> R { std::rethrow_exception(e); });
+  }
+  target.call_encoded(name, std::move(args),
+                      [state, done = std::move(done)](std::string result, std::exception_ptr error) mutable {
+                        finish_call(state, done, [&]() -> R {
+                          if (error) std::rethrow_exception(error);
+                          if constexpr (std::is_void_v<R>) {
+                            return;
+                          } else if constexpr (Encodable<R>) {
+                            return cserve::decode<R>(result);
+                          } else {
+                            throw Error("unreachable: a result without a codec", ErrorCode::kInternal);
+                          }
+                        });
+                      });
 }
 
 // Calls `method` of the T in the chosen replica with the stored arguments.

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -106,4 +107,108 @@ CSERVE_APPLICATION(fragile, args) {
 CSERVE_APPLICATION(composed, args) {
   auto model = cserve::deployment<Fragile>().name("Model").bind(args.value("tag", std::string("v1")));
   return cserve::deployment<Front>().bind(model);
+}
+
+// ---- Typed handle calls across the boundary --------------------------------------------------
+
+namespace {
+
+// A user type with a codec of its own and no JSON conversion: its bytes as they are.
+struct Image {
+  int width = 0;
+  std::string pixels;
+};
+
+}  // namespace
+
+template <>
+struct cserve::Codec<Image> {
+  static void encode(const Image& v, std::string& out) {
+    out.append(reinterpret_cast<const char*>(&v.width), sizeof v.width);
+    out.append(v.pixels);
+  }
+  static Image decode(std::string_view bytes) {
+    if (bytes.size() < sizeof(int)) throw cserve::Error("not an Image", cserve::ErrorCode::kInvalidArgument);
+    Image v;
+    std::memcpy(&v.width, bytes.data(), sizeof v.width);
+    v.pixels = std::string(bytes.substr(sizeof(int)));
+    return v;
+  }
+};
+
+namespace {
+
+class TypedModel {
+ public:
+  static void methods(cserve::Methods<TypedModel>& m) {
+    m.add("invert", &TypedModel::invert).add("slow_sum", &TypedModel::slow_sum).add("refuse", &TypedModel::refuse);
+  }
+  double operator()(double x) { return 2 * x; }
+  Image invert(Image in) {
+    for (auto& c : in.pixels) c = static_cast<char>(255 - static_cast<unsigned char>(c));
+    return in;
+  }
+  cserve::Task<long> slow_sum(std::vector<long> xs) {
+    co_await cserve::sleep_for(std::chrono::milliseconds(1));
+    long s = 0;
+    for (long x : xs) s += x;
+    co_return s;
+  }
+  int refuse(std::string why) { throw cserve::Error("refused: " + why, cserve::ErrorCode::kInvalidArgument); }
+  int unregistered() { return 1; }
+  int pid() { return ::getpid(); }
+};
+
+struct Results {
+  double doubled = 0;
+  Image inverted;
+  long sum = 0;
+  std::pair<int, std::string> refused, unregistered;
+};
+
+Image test_image() { return Image{3, std::string("\x00\x01\xff", 3)}; }
+std::string refusal_reason() { return "no reason"; }
+std::vector<long> one_two_three() { return {1, 2, 3}; }
+
+cserve::Json to_json(const Results& r) {
+  return {{"doubled", r.doubled},
+          {"inverted", {r.inverted.width, std::vector<int>(r.inverted.pixels.begin(), r.inverted.pixels.end())}},
+          {"sum", r.sum},
+          {"refused", {r.refused.first, r.refused.second}},
+          {"unregistered", {r.unregistered.first, r.unregistered.second}}};
+}
+
+// In-process ingress with a typed handle to the model, which the config isolates.
+class TypedFront {
+ public:
+  explicit TypedFront(cserve::DeploymentHandle<TypedModel> model) : model_(std::move(model)) {}
+  // (GCC 12 rejects arrays — string literals, initializer lists — in a full-expression that
+  // co_awaits: such values are made by plain functions.)
+  cserve::Task<cserve::Json> operator()() {
+    Results r;
+    r.doubled = co_await model_.remote(21.0);
+    r.inverted = co_await model_.method(&TypedModel::invert).remote(test_image());
+    r.sum = co_await model_.method(&TypedModel::slow_sum).remote(one_two_three());
+    try {
+      co_await model_.method(&TypedModel::refuse).remote(refusal_reason());
+    } catch (const cserve::Error& e) {
+      r.refused = {static_cast<int>(e.code()), e.what()};
+    }
+    try {
+      co_await model_.method(&TypedModel::unregistered).remote();
+    } catch (const cserve::Error& e) {
+      r.unregistered = {static_cast<int>(e.code()), e.what()};
+    }
+    co_return to_json(r);
+  }
+
+ private:
+  cserve::DeploymentHandle<TypedModel> model_;
+};
+
+}  // namespace
+
+CSERVE_APPLICATION(typed, args) {
+  (void)args;
+  return cserve::deployment<TypedFront>().bind(cserve::deployment<TypedModel>().bind());
 }

@@ -1,6 +1,7 @@
 // Values as bytes for the wire: raw strings and byte buffers, MessagePack for what JSON converts,
 // users' own codecs, and bytes that do not hold the type refused with a reason.
 #include <cserve/codec.hpp>
+#include <cserve/methods.hpp>
 
 #include <gtest/gtest.h>
 
@@ -89,6 +90,89 @@ TEST(Codec, BytesThatDoNotHoldTheTypeAreRefusedNamingIt) {
 // A type with neither a codec nor a JSON conversion cannot cross: encode<Opaque> would not compile.
 static_assert(!Encodable<demo::Opaque>);
 static_assert(Encodable<demo::Point> && Encodable<demo::Rgb> && Encodable<std::string> && Encodable<Json>);
+
+}  // namespace
+}  // namespace cserve
+
+// ---- Methods called from another process: codec bytes in and out ------------------------------
+
+namespace {
+
+struct Point {  // a type with a codec and no JSON conversion
+  int x = 0, y = 0;
+};
+
+}  // namespace
+
+template <>
+struct cserve::Codec<Point> {
+  static void encode(const Point& p, std::string& out) { out += std::to_string(p.x) + "," + std::to_string(p.y); }
+  static Point decode(std::string_view b) {
+    const auto comma = b.find(',');
+    if (comma == std::string_view::npos) throw Error("not a Point", ErrorCode::kInvalidArgument);
+    return {std::stoi(std::string(b.substr(0, comma))), std::stoi(std::string(b.substr(comma + 1)))};
+  }
+};
+
+namespace cserve {
+namespace {
+
+struct Shapes {
+  Point mirror(Point p) { return {p.y, p.x}; }
+  double scale(double v, int k) { return v * k; }
+};
+
+struct Answer {
+  std::string bytes;
+  std::exception_ptr error;
+};
+
+Answer call(const Methods<Shapes>& m, Shapes& s, const std::string& name, std::vector<std::string> args) {
+  Answer a;
+  m.call_encoded(s, name, std::move(args), [&](std::string r, std::exception_ptr e) {
+    a.bytes = std::move(r);
+    a.error = e;
+  });
+  return a;
+}
+
+std::string error_text(const Answer& a) {
+  try {
+    std::rethrow_exception(a.error);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+}
+
+TEST(MethodsEncoded, CallsWithCodecBytesAndFindsMethodsByMemberPointer) {
+  Methods<Shapes> m;
+  m.add("mirror", &Shapes::mirror).add("scale", &Shapes::scale);
+  EXPECT_EQ(m.name_of(&Shapes::mirror), "mirror");
+  EXPECT_EQ(m.name_of(&Shapes::scale), "scale");
+  Shapes s;
+  Answer a = call(m, s, "mirror", {encode(Point{1, 2})});
+  ASSERT_FALSE(a.error);
+  EXPECT_EQ(decode<Point>(a.bytes).x, 2);
+  a = call(m, s, "scale", {encode(1.5), encode(4)});
+  ASSERT_FALSE(a.error);
+  EXPECT_EQ(decode<double>(a.bytes), 6.0);
+  // A type with only a codec cannot be called by name with JSON: the JSON entry is absent.
+  bool threw = false;
+  m.call(s, "mirror", Json::array({1}), [&](Json, std::exception_ptr e) { threw = e != nullptr; });
+  EXPECT_TRUE(threw);
+}
+
+TEST(MethodsEncoded, WrongCountsBadBytesAndUnknownNamesAreErrorsThatSayWhich) {
+  Methods<Shapes> m;
+  m.add("scale", &Shapes::scale);
+  Shapes s;
+  Answer a = call(m, s, "scale", {encode(1.5)});
+  EXPECT_NE(error_text(a).find("takes 2 argument(s), got 1"), std::string::npos) << error_text(a);
+  a = call(m, s, "scale", {encode(1.5), "\xc1"});
+  EXPECT_NE(error_text(a).find("not MessagePack where a int was expected"), std::string::npos) << error_text(a);
+  a = call(m, s, "nope", {});
+  EXPECT_NE(error_text(a).find("no method 'nope'"), std::string::npos) << error_text(a);
+}
 
 }  // namespace
 }  // namespace cserve
