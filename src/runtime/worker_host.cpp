@@ -3,7 +3,6 @@
 #include "common/asio.hpp"
 #include "common/log_buffer.hpp"
 #include "common/logging.hpp"
-#include "common/worker_pool.hpp"
 #include "config/app_loader.hpp"
 #include "proxy/http_call.hpp"
 #include "replica/local_replica.hpp"
@@ -44,6 +43,25 @@ class NoSinks final : public detail::FactoryContext {
   std::string deployment_;
 };
 
+// The replica's strand in a worker is the worker's one I/O thread: a frame is read, its call runs
+// and its answer is written by the same thread, with no hand-off (a worker hosts one replica, whose
+// calls are serialised anyway). A handler that blocks holds back the frames after it, as a busy
+// strand would.
+class IoStrand final : public Strand {
+ public:
+  explicit IoStrand(asio::io_context& io) : io_(io) {}
+  void post(UniqueFunction<void()> fn) override { asio::post(io_, std::move(fn)); }
+  void post_after(std::chrono::steady_clock::duration delay, UniqueFunction<void()> fn) override {
+    auto timer = std::make_shared<asio::steady_timer>(io_, delay);
+    timer->async_wait([timer, fn = std::move(fn)](boost::system::error_code ec) mutable {
+      if (!ec) fn();
+    });
+  }
+
+ private:
+  asio::io_context& io_;
+};
+
 std::string msgpack_of(const Json& j) {
   std::string out;
   Json::to_msgpack(j, out);
@@ -52,7 +70,7 @@ std::string msgpack_of(const Json& j) {
 
 class WorkerHost final : public AnswerSink, public std::enable_shared_from_this<WorkerHost> {
  public:
-  WorkerHost(const WorkerArgs& args, WorkerPool& pool) : args_(args) {
+  WorkerHost(const WorkerArgs& args, asio::io_context& io) : args_(args) {
     try {
       Application app = load_application(args.library + ":" + args.application, args.args);
       for (const auto& d : app.deployments()) {
@@ -67,7 +85,7 @@ class WorkerHost final : public AnswerSink, public std::enable_shared_from_this<
     if (def_) {
       maker = [factory = def_->factory, sinks = NoSinks(args.deployment)] { return factory(sinks); };
     }
-    replica_ = std::make_shared<LocalReplica>(std::move(ctx), pool.make_strand(), std::move(maker));
+    replica_ = std::make_shared<LocalReplica>(std::move(ctx), std::make_unique<IoStrand>(io), std::move(maker));
   }
 
   void start(asio::io_context& io) {
@@ -370,9 +388,8 @@ int run_worker(const WorkerArgs& args) {
   }
   mark_log_lines();
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // the user's prints reach the log line by line
-  WorkerPool pool(1);
   asio::io_context io(1);
-  auto host = std::make_shared<WorkerHost>(args, pool);
+  auto host = std::make_shared<WorkerHost>(args, io);
   host->start(io);
   std::thread io_thread([&io] { io.run(); });
   const int status = host->wait();

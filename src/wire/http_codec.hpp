@@ -1,5 +1,5 @@
 // http_codec.hpp — HTTP requests and responses as wire payloads (docs/wire.md, "http" calls):
-// u32 length, a MessagePack map of everything but the body, then the body's raw bytes.
+// length-prefixed fields (no parsing, no re-encoding), then the body's raw bytes.
 // Thread-safety: plain functions over values.
 #pragma once
 
