@@ -341,6 +341,7 @@ int build(const BuildArgs& a, std::ostream& out, std::ostream& err) {
           dj["num_replicas"] = o.num_replicas;
         }
         if (o.user_config) dj["user_config"] = *o.user_config;
+        if (o.isolation) dj["isolation"] = *o.isolation == Isolation::kProcess ? "process" : "thread";
         deployments.push_back(std::move(dj));
       }
       std::string prefix = app.ingress().options.route_prefix.value_or("/" + name);

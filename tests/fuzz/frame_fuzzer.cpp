@@ -5,6 +5,7 @@
 //   ./build/clang-tsa/tests/fuzz/frame_fuzzer -runs=1000000 DIR   (DIR: a copy of tests/fuzz/corpus/frame)
 #include "wire/bytes.hpp"
 #include "wire/frame.hpp"
+#include "wire/http_codec.hpp"
 #include "wire/messages.hpp"
 
 #include <cstddef>
@@ -17,7 +18,14 @@ void decode_payload(const cserve::wire::Frame& f) {
   using namespace cserve::wire;
   switch (f.type) {
     case FrameType::kHello: (void)decode_hello(f.payload); break;
-    case FrameType::kCall: (void)decode_call(f.payload); break;
+    case FrameType::kCall: {
+      auto call = decode_call(f.payload);
+      if (auto* c = std::get_if<Call>(&call); c && c->header.kind == CallKind::kHttp && !c->arguments.empty()) {
+        (void)decode_request(c->arguments[0]);
+      }
+      break;
+    }
+    case FrameType::kResult: (void)decode_response(f.payload); break;
     case FrameType::kError: (void)decode_error(f.payload); break;
     case FrameType::kStreamCredit: (void)ByteReader(f.payload).u32(); break;
     default: break;
@@ -44,5 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)cserve::wire::decode_call(stream);
   (void)cserve::wire::decode_hello(stream);
   (void)cserve::wire::decode_error(stream);
+  (void)cserve::wire::decode_request(stream);
+  (void)cserve::wire::decode_response(stream);
   return 0;
 }

@@ -38,12 +38,33 @@ def call(call_id, method, args, kind="value"):
     return frame(2, call_id, body)
 
 
+def string(s):
+    data = s.encode() if isinstance(s, str) else s
+    return struct.pack("<I", len(data)) + data
+
+
+def pairs(items):
+    return struct.pack("<I", len(items)) + b"".join(string(k) + string(v) for k, v in items)
+
+
+def http_request(body=b""):
+    return (string("POST") + string("/items/7") + string("/api/items/7") + string("q=1") + string("req-1") +
+            pairs([("content-type", "application/octet-stream")]) + pairs([("id", "7")]) + body)
+
+
+def http_response(body=b""):
+    return struct.pack("<I", 200) + string("text/plain") + pairs([("x-a", "b")]) + body
+
+
 hello = frame(1, 0, msgpack({"protocol": "cserve-wire", "version": 1, "max_frame_bytes": 1 << 20, "role": "worker", "pid": 7}))
 seeds = {
     "hello": hello,
     "call_value": hello + call(1, "__call__", [msgpack(41), b"raw bytes"]),
     "call_stream": call(3, "tokens", [msgpack(3)], kind="stream") + frame(8, 3, struct.pack("<I", 4)),
-    "call_http": call(5, "__call__", [b"GET /x"], kind="http"),
+    "call_http": call(5, "__http__", [http_request(b"\x00\x01body")], kind="http"),
+    "call_typed": call(9, "scale", [msgpack(2), b"raw"], kind="typed"),
+    "http_answer": frame(3, 5, http_response(b"ok")) +
+                   frame(10, 7, struct.pack("<I", len(http_response())) + http_response() + b"\x01first"),
     "result_and_stream": frame(3, 1, msgpack(42)) + frame(6, 3, b"item") + frame(7, 3),
     "error": frame(4, 1, msgpack({"code": 8, "message": "replica died: SIGSEGV"})),
     "cancel_goaway": frame(5, 1) + frame(9, 0),
