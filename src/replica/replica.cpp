@@ -20,6 +20,7 @@ Replica::Replica(ReplicaContext context)
                       .series({context_.deployment, context_.replica_id, context_.app_name})) {}
 
 bool Replica::try_acquire(int max_ongoing) {
+  if (!accepting()) return false;
   int n = in_flight_.load(std::memory_order_relaxed);
   while (n < max_ongoing) {
     if (in_flight_.compare_exchange_weak(n, n + 1, std::memory_order_acq_rel)) return true;

@@ -71,8 +71,12 @@ class Replica {
   };
   virtual std::optional<ProcessUsage> usage() const { return std::nullopt; }
 
-  // Reserves a slot when fewer than `max_ongoing` calls are in flight.
+  // Reserves a slot when fewer than `max_ongoing` calls are in flight and the replica can still
+  // take calls (one whose worker process died cannot: routers keep such calls queued for the
+  // others, or for its replacement).
   bool try_acquire(int max_ongoing);
+  // False once the replica can no longer run calls by itself (its worker process ended).
+  virtual bool accepting() const { return true; }
   void release() { in_flight_.fetch_sub(1, std::memory_order_acq_rel); }
   int in_flight() const { return in_flight_.load(std::memory_order_acquire); }
   // Counts a finished call and its time since `dispatched` (deployment processing latency).

@@ -364,6 +364,7 @@ void ProcessReplica::start(std::optional<Json> user_config, Done done) {
       {
         detail::MutexLock lock(self->mu_);
         self->gone_ = Failure{ErrorCode::kUnavailable, e.what()};
+        self->gone_flag_.store(true, std::memory_order_release);
         self->exit_cause_ = self->gone_;
       }
       return done(Failure{ErrorCode::kInternal, e.what()});
@@ -568,6 +569,7 @@ void ProcessReplica::on_closed(const Failure& why) {
   {
     detail::MutexLock lock(mu_);
     gone_ = Failure{ErrorCode::kUnavailable, "its worker process closed the connection (" + why.message + ")"};
+    gone_flag_.store(true, std::memory_order_release);
   }
   reap(200);  // up to 2 s for the process to end, then SIGKILL
 }
@@ -602,6 +604,7 @@ void ProcessReplica::ended(int wait_status) {
     if (killed_for_) cause.message += ": " + *killed_for_;
     exit_cause_ = cause;
     gone_ = cause;
+    gone_flag_.store(true, std::memory_order_release);
     pending.swap(pending_);
     stop_done = std::move(stop_done_);
     stopping = stopping_;

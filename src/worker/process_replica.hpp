@@ -20,6 +20,7 @@
 #include <cserve/detail/callable.hpp>
 #include <cserve/detail/mutex.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -67,6 +68,7 @@ class ProcessReplica final : public Replica, public std::enable_shared_from_this
   void execute(detail::Call call, UniqueFunction<void()> finished) override;
   std::optional<Failure> exit_cause() const override;
   std::optional<ProcessUsage> usage() const override;
+  bool accepting() const override { return !gone_flag_.load(std::memory_order_acquire); }
 
   // Sends a CALL whose frames go to `pending`; fails it at once when the worker is gone.
   // Returns the call id (0 when it failed).
@@ -89,6 +91,7 @@ class ProcessReplica final : public Replica, public std::enable_shared_from_this
   boost::asio::io_context& io_;
   const std::unique_ptr<detail::ReplicaCallable> stand_in_;
 
+  std::atomic<bool> gone_flag_{false};  // gone_ is set (read without the lock by routers)
   mutable detail::Mutex mu_;
   pid_t pid_ CSERVE_GUARDED_BY(mu_) = -1;
   std::shared_ptr<wire::WireConnection> connection_ CSERVE_GUARDED_BY(mu_);

@@ -173,6 +173,33 @@ TEST(Isolation, ACrashingReplicaCostsOnlyItsOwnCallsAndComesBack) {
   EXPECT_EQ(serve.deployment_status("steady", "Counter")["replica_restarts"], 0);
 }
 
+TEST(Isolation, CallsQueuedForADeadReplicaGoToTheOthers) {
+  // Two replicas, one call at a time each: the crashing call holds its replica's only slot, so
+  // the load's calls are queued or on the other replica, and none of them may fail.
+  const std::string fragile =
+      "      - name: Fragile\n        isolation: process\n        num_replicas: 2\n        max_ongoing_requests: 1\n";
+  Instance serve("applications:\n" + app_yaml("fragile", "/f", kApps + ":fragile", fragile));
+  ASSERT_GT(serve.port, 0) << serve.log();
+  ASSERT_TRUE(test::wait_until([&] { return serve.deployment_status("fragile", "Fragile")["status"] == "HEALTHY"; }));
+  test::LoadGenerator load(serve.port, "/f/ok", 4);
+  load.start();
+  for (int i = 0; i < 3; ++i) {
+    HttpClient client(serve.port);
+    auto r = client.get("/f/crash");
+    EXPECT_EQ(r.status, 500) << r.body;
+    EXPECT_NE(r.body.find("REPLICA_DIED"), std::string::npos) << r.body;
+    ASSERT_TRUE(test::wait_until([&] {
+      auto d = serve.deployment_status("fragile", "Fragile");
+      return d["status"] == "HEALTHY" && d["replica_restarts"] == i + 1;
+    }, 20s)) << serve.log();
+  }
+  while (load.responses_so_far() < 200) std::this_thread::sleep_for(10ms);
+  const test::LoadStats stats = load.stop();
+  EXPECT_EQ(stats.failed(), 0) << stats.connection_errors << " connection errors; by status: "
+                               << Json(stats.by_status).dump();
+  EXPECT_GT(stats.ok(), 0);
+}
+
 TEST(Isolation, AReplicaPastItsMemoryLimitIsKilledAndComesBack) {
   const std::string fragile =
       "      - name: Fragile\n        isolation: process\n        ray_actor_options: {memory: 268435456}\n";
