@@ -619,15 +619,16 @@ void ProcessReplica::ended(int wait_status) {
   if (stop_done) stop_done();
 }
 
-// The worker marks its own log lines (already formatted, replica fields included): they are
-// written as they are. Anything else is the user's output, logged with the replica's fields.
+// The worker marks its own log lines (already formatted, replica fields included, filtered by its
+// log level): they are written as they are. Anything else is the user's output (a model's
+// printf), written with the replica's fields whatever the log level, unless logging is off.
 void ProcessReplica::output_line(std::string_view line) {
   if (!line.empty() && line.front() == '\x1e') {
     std::string own(line.substr(1));
     own.push_back('\n');
     return log::emit(own, /*urgent=*/false);
   }
-  CSERVE_LOG(kInfo, "worker").fields(&log_fields()) << line;
+  if (log::enabled(log::Level::kError)) log::write(log::Level::kInfo, "worker", line, &log_fields());
 }
 
 void ProcessReplica::read_output() {
