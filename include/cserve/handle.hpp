@@ -275,9 +275,12 @@ auto MethodCaller<T, M>::remote(Args&&... args) const {
   using Result = std::invoke_result_t<M, T&, detail::resolved_t<std::decay_t<Args>>&&...>;
   auto stored = std::make_shared<Stored>(std::forward<Args>(args)...);
   if constexpr (detail::IsStream<Result>::value) {
-    return detail::send_stream_call<typename detail::IsStream<Result>::value_type>(
-        sink_, std::move(stored), [method = method_](detail::ReplicaCallable& target, Stored& a) {
-          return detail::invoke_stored<T>(target, method, a);
+    using U = typename detail::IsStream<Result>::value_type;
+    return detail::send_stream_call<U>(
+        sink_, std::move(stored),
+        [method = method_](detail::ReplicaCallable& target, Stored& a) -> std::shared_ptr<detail::ItemSource<U>> {
+          if (target.in_other_process()) return detail::open_encoded_stream<T, U>(target, method, a);
+          return detail::drive(detail::invoke_stored<T>(target, method, a));
         });
   } else {
     using R = typename detail::ResponseOf<Result>::type;

@@ -25,9 +25,9 @@
 //
 // The same registry serves typed handle calls to a deployment in a worker process
 // (handle.method(&Model::predict).remote(x) with isolation: process): the method is found by its
-// member pointer, each argument and the result cross as their cserve::Codec bytes (MessagePack
-// for JSON-convertible types, raw bytes for strings, a user type's own codec), so a method may
-// also take and return types that only have a Codec.
+// member pointer, each argument and the result (or each item of a Stream) cross as their
+// cserve::Codec bytes (MessagePack for JSON-convertible types, raw bytes for strings, a user
+// type's own codec), so a method may also take and return types that only have a Codec.
 // Thread-safety: built once per replica, before it serves; calls run on the replica's strand.
 #pragma once
 
@@ -105,7 +105,7 @@ struct EncodableResult : std::bool_constant<std::is_void_v<R> || Encodable<R>> {
 template <class V>
 struct EncodableResult<Task<V>> : EncodableResult<V> {};
 template <class U>
-struct EncodableResult<Stream<U>> : std::false_type {};  // (streams cross over HTTP only, for now)
+struct EncodableResult<Stream<U>> : std::bool_constant<Encodable<U>> {};
 
 // A member function that can be called by name (JSON) or from another process (codecs).
 template <class M>
@@ -141,6 +141,11 @@ concept JsonCallOperator =
 template <class U>
 Stream<Json> as_json_stream(Stream<U> items) {
   while (auto item = co_await items.next()) co_yield Json(std::move(*item));
+}
+
+template <class U>
+Stream<std::string> as_encoded_stream(Stream<U> items) {
+  while (auto item = co_await items.next()) co_yield cserve::encode<U>(*item);
 }
 
 // Converts a JSON array of arguments to the parameter tuple of a method; throws Error
@@ -201,9 +206,17 @@ class Methods {
       }
     }
     if constexpr (detail::EncodedCallable<M>) {
-      entry.encoded = [method, name](T& t, std::vector<std::string> args, detail::BytesDone done) {
-        invoke_encoded<R, Args>(name, method, t, std::move(args), std::move(done), Indices{});
-      };
+      if constexpr (detail::IsStream<R>::value) {
+        entry.encoded_stream = [method, name](T& t, std::vector<std::string> args) {
+          return std::apply(
+              [&](auto&&... a) { return detail::as_encoded_stream(std::invoke(method, t, std::move(a)...)); },
+              decode_arguments<Args>(name, args, Indices{}));
+        };
+      } else {
+        entry.encoded = [method, name](T& t, std::vector<std::string> args, detail::BytesDone done) {
+          invoke_encoded<R, Args>(name, method, t, std::move(args), std::move(done), Indices{});
+        };
+      }
     }
     entries_[std::move(name)] = std::move(entry);
     return *this;
@@ -224,15 +237,31 @@ class Methods {
     const Entry* e = nullptr;
     try {
       e = &find(name);
+      if (e->encoded_stream) {
+        throw Error("method '" + name + "' returns a stream: call it as one", ErrorCode::kInvalidArgument);
+      }
       if (!e->encoded) {
         throw Error("method '" + name + "' cannot be called from another process: its parameters or result have no "
-                        "cserve::Codec, or it returns a stream",
+                        "cserve::Codec",
                     ErrorCode::kInvalidArgument);
       }
     } catch (...) {
       return done({}, std::current_exception());
     }
     e->encoded(t, std::move(args), std::move(done));
+  }
+
+  // Calls method `name` of `t`, which returns a Stream, with arguments as codec bytes; its items
+  // as their codec's bytes. Throws cserve::Error like stream().
+  Stream<std::string> encoded_stream(T& t, const std::string& name, std::vector<std::string> args) const {
+    const Entry& e = find(name);
+    if (!e.encoded_stream) {
+      throw Error(e.encoded || e.call ? "method '" + name + "' does not return a stream: call it with remote(...)"
+                                      : "method '" + name + "' cannot be called from another process: its "
+                                                            "parameters or items have no cserve::Codec",
+                  ErrorCode::kInvalidArgument);
+    }
+    return e.encoded_stream(t, std::move(args));
   }
 
   bool has(const std::string& name) const { return entries_.count(name) != 0; }
@@ -268,6 +297,7 @@ class Methods {
     std::function<void(T&, Json, detail::JsonDone)> call;  // set for a value (or Task) method
     std::function<Stream<Json>(T&, const Json&)> stream;   // set for a Stream method
     std::function<void(T&, std::vector<std::string>, detail::BytesDone)> encoded;  // codec arguments
+    std::function<Stream<std::string>(T&, std::vector<std::string>)> encoded_stream;  // codec arguments, items
     std::function<bool(const std::type_info&, const void*)> is;                   // is it this member?
   };
 
@@ -317,18 +347,27 @@ class Methods {
     }
   }
 
+  // Each argument decoded with its parameter type's codec; throws Error (kInvalidArgument).
+  template <class Args, std::size_t... I>
+  static Args decode_arguments(const std::string& name, const std::vector<std::string>& args,
+                               std::index_sequence<I...>) {
+    constexpr std::size_t n = sizeof...(I);
+    if (args.size() != n) {
+      throw Error("method '" + name + "' takes " + std::to_string(n) + " argument(s), got " +
+                      std::to_string(args.size()),
+                  ErrorCode::kInvalidArgument);
+    }
+    Args decoded;
+    ((std::get<I>(decoded) = cserve::decode<std::tuple_element_t<I, Args>>(args[I])), ...);
+    return decoded;
+  }
+
   template <class R, class Args, class M, std::size_t... I>
   static void invoke_encoded(const std::string& name, M method, T& t, std::vector<std::string> args,
-                             detail::BytesDone done, std::index_sequence<I...>) {
-    constexpr std::size_t n = sizeof...(I);
+                             detail::BytesDone done, std::index_sequence<I...> indices) {
     Args decoded;
     try {
-      if (args.size() != n) {
-        throw Error("method '" + name + "' takes " + std::to_string(n) + " argument(s), got " +
-                        std::to_string(args.size()),
-                    ErrorCode::kInvalidArgument);
-      }
-      ((std::get<I>(decoded) = cserve::decode<std::tuple_element_t<I, Args>>(args[I])), ...);
+      decoded = decode_arguments<Args>(name, args, indices);
     } catch (...) {
       return done({}, std::current_exception());
     }

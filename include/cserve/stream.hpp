@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cserve/detail/call_context.hpp>
+#include <cserve/detail/item_source.hpp>
 #include <cserve/detail/resumer.hpp>
 #include <cserve/error.hpp>
 #include <cserve/task.hpp>
@@ -115,9 +116,9 @@ struct IsStream<Stream<T>> : std::true_type {
 // Runs a Stream<T> on its replica's strand, one item per pull, for a consumer elsewhere (the
 // proxy, or a DeploymentStream in another deployment or thread).
 template <class T>
-class StreamDriver : public std::enable_shared_from_this<StreamDriver<T>> {
+class StreamDriver final : public ItemSource<T>, public std::enable_shared_from_this<StreamDriver<T>> {
  public:
-  using Callback = UniqueFunction<void(std::optional<T> item, std::exception_ptr error)>;
+  using Callback = typename ItemSource<T>::Callback;
 
   // Made inside the call that returned the stream: the generator runs as part of that call.
   StreamDriver(Stream<T> stream, std::shared_ptr<Resumer> resumer)
@@ -125,7 +126,7 @@ class StreamDriver : public std::enable_shared_from_this<StreamDriver<T>> {
 
   // The next item (nullopt at the end) or the generator's exception; one pull at a time. `cb`
   // runs on the replica's worker thread.
-  void pull(Callback cb) {
+  void pull(Callback cb) override {
     resumer_->post([self = this->shared_from_this(), cb = std::move(cb)]() mutable {
       ScopedCall in_call(self->call_);
       Task<void>::start_detached(self->step(std::move(cb)), [](auto&) {});
@@ -133,7 +134,7 @@ class StreamDriver : public std::enable_shared_from_this<StreamDriver<T>> {
   }
 
   // Destroys the generator between pulls: the destructors of its locals run.
-  void cancel() {
+  void cancel() override {
     resumer_->post([self = this->shared_from_this()] { self->stream_.reset(); });
   }
 

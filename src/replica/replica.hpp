@@ -56,7 +56,8 @@ class Replica {
   // never answers, which its caller's timeout turns into a failure).
   virtual void check_health(Done done) = 0;
   // Destroys the user object after every call posted before it; later calls are rejected
-  // (kUnavailable).
+  // (kUnavailable). `done` runs later, on another thread, never inside stop() (its caller may
+  // hold a lock that `done` takes).
   virtual void stop(UniqueFunction<void()> done) = 0;
   // Runs `call`; `finished` runs once it is done (a coroutine may finish long after it first
   // suspends). A call that cannot run is rejected, then `finished` runs.

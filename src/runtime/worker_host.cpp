@@ -9,6 +9,8 @@
 #include "wire/bytes.hpp"
 #include "wire/connection.hpp"
 #include "wire/http_codec.hpp"
+#include "worker/call_client.hpp"
+#include "worker/call_server.hpp"
 #include "worker/spawn.hpp"
 
 #include <cserve/detail/call_context.hpp>
@@ -20,7 +22,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
+#include <set>
 #include <thread>
 
 namespace cserve {
@@ -29,18 +31,39 @@ namespace {
 using wire::Frame;
 using wire::FrameType;
 
-// A replica in a worker has no bound deployments to call (yet): its constructor is told so.
-class NoSinks final : public detail::FactoryContext {
+// Where the calls of a handle in the worker go: over the connection to the serving process,
+// whose router for the deployment picks the replica (in that process or in another worker).
+class WireSink final : public detail::CallSink {
  public:
-  explicit NoSinks(std::string deployment) : deployment_(std::move(deployment)) {}
-  std::shared_ptr<detail::CallSink> sink(const std::string& child) const override {
-    throw ConfigError("deployment '" + deployment_ + "' runs in a worker process (isolation: process) and cannot call "
-                      "deployment '" + child + "' from there yet: give '" + deployment_ + "' isolation 'thread', "
-                      "or isolate '" + child + "' instead");
+  WireSink(std::shared_ptr<CallClient> client, std::string deployment)
+      : target_(remote_callable(std::move(client), std::move(deployment))) {}
+  void submit(detail::Call call) override {
+    if (call.context->cancelled()) return call.reject(call.context->failure());
+    detail::ScopedCall in_call(call.context);  // its request id, deadline and cancellation travel
+    call.run(*target_, [] {});                 // (the serving process's router holds the slot)
   }
 
  private:
-  std::string deployment_;
+  const std::unique_ptr<detail::ReplicaCallable> target_;
+};
+
+// The deployments a replica in a worker is bound to: handles whose calls cross to the serving
+// process. A name the application does not have is a ConfigError, as in-process.
+class WireSinks final : public detail::FactoryContext {
+ public:
+  WireSinks(std::shared_ptr<CallClient> client, std::string app, std::set<std::string> deployments)
+      : client_(std::move(client)), app_(std::move(app)), deployments_(std::move(deployments)) {}
+  std::shared_ptr<detail::CallSink> sink(const std::string& deployment) const override {
+    if (!deployments_.count(deployment)) {
+      throw ConfigError("application '" + app_ + "' has no deployment '" + deployment + "'");
+    }
+    return std::make_shared<WireSink>(client_, deployment);
+  }
+
+ private:
+  std::shared_ptr<CallClient> client_;
+  std::string app_;
+  std::set<std::string> deployments_;
 };
 
 // The replica's strand in a worker is the worker's one I/O thread: a frame is read, its call runs
@@ -62,18 +85,14 @@ class IoStrand final : public Strand {
   asio::io_context& io_;
 };
 
-std::string msgpack_of(const Json& j) {
-  std::string out;
-  Json::to_msgpack(j, out);
-  return out;
-}
-
 class WorkerHost final : public AnswerSink, public std::enable_shared_from_this<WorkerHost> {
  public:
   WorkerHost(const WorkerArgs& args, asio::io_context& io) : args_(args) {
+    std::set<std::string> deployments;
     try {
       Application app = load_application(args.library + ":" + args.application, args.args);
       for (const auto& d : app.deployments()) {
+        deployments.insert(d.options.name);
         if (d.options.name == args.deployment) def_ = d;
       }
       if (!def_) load_error_ = "application '" + args.application + "' has no deployment '" + args.deployment + "'";
@@ -83,7 +102,9 @@ class WorkerHost final : public AnswerSink, public std::enable_shared_from_this<
     ReplicaContext ctx{args.app_name, args.deployment, args.replica_id, args.gpu_ids, args.resources};
     LocalReplica::Maker maker;
     if (def_) {
-      maker = [factory = def_->factory, sinks = NoSinks(args.deployment)] { return factory(sinks); };
+      maker = [factory = def_->factory, sinks = WireSinks(client_, args.app_name, std::move(deployments))] {
+        return factory(sinks);
+      };
     }
     replica_ = std::make_shared<LocalReplica>(std::move(ctx), std::make_unique<IoStrand>(io), std::move(maker));
   }
@@ -93,6 +114,10 @@ class WorkerHost final : public AnswerSink, public std::enable_shared_from_this<
     hello.role = "worker";
     hello.pid = ::getpid();
     connection_ = wire::WireConnection::adopt(io, kWorkerSocketFd, hello);
+    server_ = std::make_shared<CallServer>(connection_, [replica = replica_](const std::string&, detail::Call call) {
+      replica->execute(std::move(call), [] {});
+    });
+    client_->attach(connection_);
     std::weak_ptr<WorkerHost> weak = shared_from_this();
     connection_->start(
         [weak](Frame& f) {
@@ -114,8 +139,7 @@ class WorkerHost final : public AnswerSink, public std::enable_shared_from_this<
   }
 
   void post_answer(std::uint64_t id, Response answer) override {
-    forget(id);
-    connection_->send(FrameType::kResult, id, wire::encode_response(answer));
+    server_->answer(id, FrameType::kResult, wire::encode_response(answer));
   }
 
   void post_stream(std::uint64_t id, Response head, std::optional<std::string> first,
@@ -125,44 +149,20 @@ class WorkerHost final : public AnswerSink, public std::enable_shared_from_this<
     wire::put_u32(payload, static_cast<std::uint32_t>(head_bytes.size()));
     payload += head_bytes;
     payload.push_back(first ? 1 : 0);
-    if (first) payload += *first;
-    if (first) {
-      detail::MutexLock lock(mu_);
-      streams_[id] = Pumped{std::move(source), std::move(finished)};
+    if (!first) {  // an empty stream: the head ends the call
+      server_->answer(id, FrameType::kHttpHead, payload);
+      return finished();
     }
+    payload += *first;
+    server_->pump(id, std::move(source), std::move(finished), /*credits=*/0);  // before a credit can come
     connection_->send(FrameType::kHttpHead, id, payload);
-    if (!first) {
-      forget(id);
-      finished();
-    }
   }
 
  private:
-  struct Pumped {
-    std::shared_ptr<detail::ChunkSource> source;
-    detail::UniqueFunction<void()> finished;
-    std::uint32_t credits = 0;
-    bool pulling = false;
-  };
-
   void on_frame(Frame& frame) {
-    switch (frame.type) {
-      case FrameType::kCall: {
-        auto call = wire::decode_call(frame.payload);
-        if (auto* f = std::get_if<Failure>(&call)) return fail(frame.call_id, *f);
-        return on_call(frame.call_id, std::get<wire::Call>(call));
-      }
-      case FrameType::kCancel:
-        return cancel(frame.call_id);
-      case FrameType::kStreamCredit: {
-        wire::ByteReader in(frame.payload);
-        auto n = in.u32();
-        if (n) credit(frame.call_id, *n);
-        return;
-      }
-      default:
-        return;  // nothing else is addressed to a worker; ignored
-    }
+    const bool served =
+        server_->take(frame, [this](std::uint64_t id, const wire::Call& call) { on_call(id, call); });
+    if (!served) client_->on_frame(frame);  // answers to the replica's own handle calls
   }
 
   void on_call(std::uint64_t id, const wire::Call& call) {
@@ -173,7 +173,7 @@ class WorkerHost final : public AnswerSink, public std::enable_shared_from_this<
       return j.is_discarded() ? Json(nullptr) : j;
     };
     if (h.method == "__start__") {
-      if (load_error_) return fail(id, {ErrorCode::kInternal, *load_error_});
+      if (load_error_) return server_->fail(id, {ErrorCode::kInternal, *load_error_});
       Json config = argument();
       return replica_->start(config.is_null() ? std::nullopt : std::optional<Json>(config), hook_done(id));
     }
@@ -186,152 +186,21 @@ class WorkerHost final : public AnswerSink, public std::enable_shared_from_this<
         self->connection_->close(/*flush=*/true);
       });
     }
-    auto context = std::make_shared<detail::CallContext>(
-        h.request_id, h.deadline_ms ? std::chrono::steady_clock::now() + std::chrono::milliseconds(*h.deadline_ms)
-                                    : detail::CallContext::TimePoint::max());
-    {
-      detail::MutexLock lock(mu_);
-      contexts_[id] = context;
+    if (h.kind != wire::CallKind::kHttp) return server_->serve(id, call);
+    auto context = server_->open(id, h);
+    if (call.arguments.size() != 1) {
+      return server_->fail(id, {ErrorCode::kInvalidArgument, "an http call has one argument"});
     }
-    if (h.kind == wire::CallKind::kHttp) {
-      if (call.arguments.size() != 1) return fail(id, {ErrorCode::kInvalidArgument, "an http call has one argument"});
-      auto request = wire::decode_request(call.arguments[0]);
-      if (auto* f = std::get_if<Failure>(&request)) return fail(id, *f);
-      return replica_->execute(make_http_call(shared_from_this(), id, std::move(std::get<Request>(request)), context),
-                               [] {});
-    }
-    if (h.kind == wire::CallKind::kTyped) return run_typed(id, call, context);
-    if (h.kind != wire::CallKind::kValue) {
-      return fail(id, {ErrorCode::kInvalidArgument, "streaming calls by name are not served by workers yet"});
-    }
-    detail::Call c;
-    c.context = context;
-    c.run = [self = shared_from_this(), id, name = h.method, args = argument(), rid = h.request_id](
-                detail::ReplicaCallable& target, detail::UniqueFunction<void()> done) mutable {
-      target.call_method(name, std::move(args), [self, id, name, rid, done = std::move(done)](
-                                                    Json result, std::exception_ptr error) mutable {
-        done();
-        if (error) return self->fail(id, describe_handler_failure(error, rid, "method " + name));
-        self->forget(id);
-        self->connection_->send(FrameType::kResult, id, msgpack_of(result));
-      });
-    };
-    c.reject = [self = shared_from_this(), id](Failure f) { self->fail(id, f); };
-    replica_->execute(std::move(c), [] {});
-  }
-
-  // A typed handle call: codec bytes in, codec bytes out.
-  void run_typed(std::uint64_t id, const wire::Call& call, std::shared_ptr<detail::CallContext> context) {
-    std::vector<std::string> args(call.arguments.begin(), call.arguments.end());
-    detail::Call c;
-    c.context = std::move(context);
-    c.run = [self = shared_from_this(), id, name = call.header.method, args = std::move(args),
-             rid = call.header.request_id](detail::ReplicaCallable& target,
-                                           detail::UniqueFunction<void()> done) mutable {
-      target.call_encoded(name, std::move(args), [self, id, name, rid, done = std::move(done)](
-                                                     std::string result, std::exception_ptr error) mutable {
-        done();
-        if (error) return self->fail(id, describe_handler_failure(error, rid, "method " + name));
-        self->forget(id);
-        self->connection_->send(FrameType::kResult, id, result);
-      });
-    };
-    c.reject = [self = shared_from_this(), id](Failure f) { self->fail(id, f); };
-    replica_->execute(std::move(c), [] {});
+    auto request = wire::decode_request(call.arguments[0]);
+    if (auto* f = std::get_if<Failure>(&request)) return server_->fail(id, *f);
+    replica_->execute(make_http_call(shared_from_this(), id, std::move(std::get<Request>(request)), context), [] {});
   }
 
   Replica::Done hook_done(std::uint64_t id) {
     return [self = shared_from_this(), id](std::optional<Failure> failure) {
-      if (failure) return self->fail(id, *failure);
+      if (failure) return self->server_->fail(id, *failure);
       self->connection_->send(FrameType::kResult, id, "");
     };
-  }
-
-  void fail(std::uint64_t id, const Failure& f) {
-    forget(id);
-    connection_->send(FrameType::kError, id, wire::encode_error(f));
-  }
-
-  void forget(std::uint64_t id) {
-    detail::MutexLock lock(mu_);
-    contexts_.erase(id);
-  }
-
-  void cancel(std::uint64_t id) {
-    std::shared_ptr<detail::CallContext> context;
-    Pumped pumped;
-    {
-      detail::MutexLock lock(mu_);
-      if (auto it = contexts_.find(id); it != contexts_.end()) context = it->second;
-      if (auto it = streams_.find(id); it != streams_.end()) {
-        pumped = std::move(it->second);
-        streams_.erase(it);
-        contexts_.erase(id);
-      }
-    }
-    if (context) context->cancel(detail::CancelReason::kCancelled);
-    if (pumped.source) {
-      pumped.source->cancel();
-      pumped.finished();
-    }
-  }
-
-  void credit(std::uint64_t id, std::uint32_t n) {
-    bool pull = false;
-    {
-      detail::MutexLock lock(mu_);
-      auto it = streams_.find(id);
-      if (it == streams_.end()) return;
-      it->second.credits += n;
-      pull = !it->second.pulling;
-      it->second.pulling = true;
-    }
-    if (pull) pull_next(id);
-  }
-
-  // Pulls items while the consumer has credit.
-  void pull_next(std::uint64_t id) {
-    std::shared_ptr<detail::ChunkSource> source;
-    {
-      detail::MutexLock lock(mu_);
-      auto it = streams_.find(id);
-      if (it == streams_.end()) return;
-      source = it->second.source;
-    }
-    source->pull([self = shared_from_this(), id](std::optional<std::string> chunk, std::exception_ptr error) {
-      if (error || !chunk) {
-        if (error) {
-          self->connection_->send(FrameType::kError, id,
-                                  wire::encode_error(describe_handler_failure(error, "", "a stream")));
-        } else {
-          self->connection_->send(FrameType::kStreamEnd, id, "");
-        }
-        return self->end_stream(id);
-      }
-      self->connection_->send(FrameType::kStreamItem, id, *chunk);
-      bool more = false;
-      {
-        detail::MutexLock lock(self->mu_);
-        auto it = self->streams_.find(id);
-        if (it == self->streams_.end()) return;
-        more = --it->second.credits > 0;
-        it->second.pulling = more;
-      }
-      if (more) self->pull_next(id);
-    });
-  }
-
-  void end_stream(std::uint64_t id) {
-    Pumped pumped;
-    {
-      detail::MutexLock lock(mu_);
-      auto it = streams_.find(id);
-      if (it == streams_.end()) return;
-      pumped = std::move(it->second);
-      streams_.erase(it);
-      contexts_.erase(id);
-    }
-    pumped.finished();
   }
 
   void closed(const Failure& why) {
@@ -340,6 +209,8 @@ class WorkerHost final : public AnswerSink, public std::enable_shared_from_this<
       CSERVE_LOG(kWarning, "worker") << "replica " << args_.replica_id << ": connection ended (" << why.message
                                      << "); exiting";
     }
+    client_->refuse({ErrorCode::kUnavailable, "the connection to the serving process ended"});
+    client_->fail_pending({ErrorCode::kUnavailable, "the connection to the serving process ended"});
     detail::MutexLock lock(exit_mu_);
     exit_code_ = 0;
     exit_cv_.notify_all();
@@ -348,13 +219,12 @@ class WorkerHost final : public AnswerSink, public std::enable_shared_from_this<
   const WorkerArgs args_;
   std::optional<detail::DeploymentDef> def_;
   std::optional<std::string> load_error_;
+  const std::shared_ptr<CallClient> client_ = std::make_shared<CallClient>(/*first_id=*/2);  // the replica's calls
   std::shared_ptr<LocalReplica> replica_;
+  // Set by start(), before any frame arrives; read-only afterwards.
   std::shared_ptr<wire::WireConnection> connection_;
+  std::shared_ptr<CallServer> server_;  // the serving process's calls to the replica
   std::atomic<bool> stopped_{false};
-
-  detail::Mutex mu_;
-  std::map<std::uint64_t, std::shared_ptr<detail::CallContext>> contexts_ CSERVE_GUARDED_BY(mu_);
-  std::map<std::uint64_t, Pumped> streams_ CSERVE_GUARDED_BY(mu_);
 
   detail::Mutex exit_mu_;
   detail::CondVar exit_cv_;

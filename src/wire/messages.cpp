@@ -2,6 +2,8 @@
 
 #include "wire/bytes.hpp"
 
+#include <utility>
+
 namespace cserve::wire {
 namespace {
 
@@ -47,12 +49,31 @@ Decoded<Hello> decode_hello(std::string_view payload) {
   return h;
 }
 
+namespace {
+constexpr std::pair<CallKind, std::string_view> kKindNames[] = {{CallKind::kValue, "value"},
+                                                                 {CallKind::kTyped, "typed"},
+                                                                 {CallKind::kStream, "stream"},
+                                                                 {CallKind::kTypedStream, "typed_stream"},
+                                                                 {CallKind::kHttp, "http"}};
+
+std::optional<CallKind> kind_named(std::string_view name) {
+  for (const auto& [kind, n] : kKindNames) {
+    if (n == name) return kind;
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+std::string_view to_string(CallKind kind) {
+  for (const auto& [k, n] : kKindNames) {
+    if (k == kind) return n;
+  }
+  return "?";
+}
+
 std::string encode_call(const CallHeader& h, const std::vector<std::string>& arguments) {
   Json j{{"deployment", h.deployment}, {"method", h.method}, {"request_id", h.request_id},
-         {"kind", h.kind == CallKind::kValue    ? "value"
-                  : h.kind == CallKind::kTyped  ? "typed"
-                  : h.kind == CallKind::kStream ? "stream"
-                                                : "http"},
+         {"kind", to_string(h.kind)},
          {"credits", h.credits}};
   if (h.deadline_ms) j["deadline_ms"] = *h.deadline_ms;
   std::string header;
@@ -85,17 +106,9 @@ Decoded<Call> decode_call(std::string_view payload) {
   }
   if (!j.contains("kind") || !j["kind"].is_string()) return malformed("CALL header: no kind");
   const std::string kind = j["kind"].get<std::string>();
-  if (kind == "value") {
-    c.header.kind = CallKind::kValue;
-  } else if (kind == "typed") {
-    c.header.kind = CallKind::kTyped;
-  } else if (kind == "stream") {
-    c.header.kind = CallKind::kStream;
-  } else if (kind == "http") {
-    c.header.kind = CallKind::kHttp;
-  } else {
-    return malformed("CALL header: unknown kind '" + kind + "'");
-  }
+  auto known = kind_named(kind);
+  if (!known) return malformed("CALL header: unknown kind '" + kind + "'");
+  c.header.kind = *known;
   if (j.contains("deadline_ms")) {
     if (!is_int(j["deadline_ms"])) return malformed("CALL header: deadline_ms is not an integer");
     c.header.deadline_ms = j["deadline_ms"].get<std::int64_t>();

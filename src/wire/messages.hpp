@@ -33,9 +33,11 @@ std::string encode_hello(const Hello& h);
 Decoded<Hello> decode_hello(std::string_view payload);
 
 // value: a call by name, one argument (a MessagePack array of the JSON arguments), a MessagePack
-// result; typed: each argument and the result as its cserve::Codec bytes; stream: (reserved);
-// http: one argument, the request.
-enum class CallKind { kValue, kTyped, kStream, kHttp };
+// result; typed: each argument and the result as its cserve::Codec bytes; stream: arguments as
+// value's, each item as MessagePack; typed_stream: arguments as typed's, each item as its codec
+// bytes; http: one argument, the request.
+enum class CallKind { kValue, kTyped, kStream, kTypedStream, kHttp };
+std::string_view to_string(CallKind kind);
 
 struct CallHeader {
   std::string deployment;

@@ -61,7 +61,7 @@ std::shared_ptr<Replica> IsolatingLauncher::make(ReplicaContext context, const d
                  "--gpu-ids", join_ids(context.gpu_ids),
                  "--resources", resources.dump()};
   }
-  return std::make_shared<ProcessReplica>(std::move(context), std::move(spec), worker_io());
+  return std::make_shared<ProcessReplica>(std::move(context), std::move(spec), worker_io(), std::move(sinks));
 }
 
 std::string default_worker_binary() {

@@ -3,9 +3,7 @@
 #include "common/asio.hpp"
 #include "common/log_buffer.hpp"
 #include "common/logging.hpp"
-#include "wire/bytes.hpp"
 #include "wire/connection.hpp"
-#include "wire/http_codec.hpp"
 #include "worker/spawn.hpp"
 
 #include <cserve/detail/call_context.hpp>
@@ -14,313 +12,13 @@
 #include <unistd.h>
 
 #include <csignal>
-#include <deque>
 #include <fstream>
 #include <sstream>
 
 namespace cserve {
-namespace {
 
 using wire::Frame;
 using wire::FrameType;
-
-std::exception_ptr error_of(const Failure& f) { return to_exception(f); }
-
-// An ERROR frame's failure, or why its payload is not one.
-Failure failure_in(const Frame& frame) {
-  auto e = wire::decode_error(frame.payload);
-  if (auto* r = std::get_if<wire::RemoteError>(&e)) return r->failure;
-  return std::get<Failure>(e);
-}
-
-Failure unexpected(const Frame& frame) {
-  return {ErrorCode::kInternal, std::string("the worker answered with an unexpected ") +
-                                    std::string(wire::to_string(frame.type)) + " frame"};
-}
-
-// __start__, __reconfigure__, __check_health__, __stop__: RESULT or ERROR.
-class HookCall final : public ProcessReplica::Pending {
- public:
-  explicit HookCall(Replica::Done done) : done_(std::move(done)) {}
-  bool on_frame(Frame& frame) override {
-    if (frame.type == FrameType::kResult) {
-      done_(std::nullopt);
-    } else {
-      done_(frame.type == FrameType::kError ? failure_in(frame) : unexpected(frame));
-    }
-    return true;
-  }
-  void on_failure(const Failure& why) override { done_(why); }
-
- private:
-  Replica::Done done_;
-};
-
-// A call by name with JSON arguments: the result as MessagePack.
-class ValueCall final : public ProcessReplica::Pending {
- public:
-  explicit ValueCall(detail::JsonDone done) : done_(std::move(done)) {}
-  bool on_frame(Frame& frame) override {
-    if (frame.type == FrameType::kResult) {
-      Json j = Json::from_msgpack(frame.payload.begin(), frame.payload.end(), true, false);
-      if (j.is_discarded()) {
-        done_({}, error_of({ErrorCode::kInternal, "the worker's result is not MessagePack"}));
-      } else {
-        done_(std::move(j), nullptr);
-      }
-    } else {
-      done_({}, error_of(frame.type == FrameType::kError ? failure_in(frame) : unexpected(frame)));
-    }
-    return true;
-  }
-  void on_failure(const Failure& why) override { done_({}, error_of(why)); }
-
- private:
-  detail::JsonDone done_;
-};
-
-// A typed call: the result as its codec's bytes.
-class BytesCall final : public ProcessReplica::Pending {
- public:
-  explicit BytesCall(detail::BytesDone done) : done_(std::move(done)) {}
-  bool on_frame(Frame& frame) override {
-    if (frame.type == FrameType::kResult) {
-      done_(std::move(frame.payload), nullptr);
-    } else {
-      done_({}, error_of(frame.type == FrameType::kError ? failure_in(frame) : unexpected(frame)));
-    }
-    return true;
-  }
-  void on_failure(const Failure& why) override { done_({}, error_of(why)); }
-
- private:
-  detail::BytesDone done_;
-};
-
-// The chunks of a streamed HTTP answer, pulled one credit at a time from the worker.
-class RemoteChunks final : public detail::ChunkSource {
- public:
-  RemoteChunks(std::weak_ptr<ProcessReplica> replica, std::uint64_t call_id, std::optional<std::string> first)
-      : replica_(std::move(replica)), call_id_(call_id) {
-    detail::MutexLock lock(mu_);
-    if (first) {
-      items_.push_back(std::move(*first));
-    } else {
-      ended_ = true;
-    }
-  }
-
-  void pull(Callback cb) override {
-    std::optional<std::string> item;
-    std::exception_ptr error;
-    {
-      detail::MutexLock lock(mu_);
-      if (items_.empty() && !ended_) {
-        waiting_ = std::move(cb);
-      } else {
-        if (!items_.empty()) {
-          item = std::move(items_.front());
-          items_.pop_front();
-        } else {
-          error = error_;
-        }
-      }
-    }
-    if (!cb) {  // waiting: grant the worker one more item
-      std::string credit;
-      wire::put_u32(credit, 1);
-      if (auto r = replica_.lock()) r->send_frame(static_cast<int>(FrameType::kStreamCredit), call_id_, credit);
-      return;
-    }
-    cb(std::move(item), error);
-  }
-
-  void cancel() override {
-    {
-      detail::MutexLock lock(mu_);
-      if (ended_) return;
-      ended_ = true;
-    }
-    if (auto r = replica_.lock()) r->send_frame(static_cast<int>(FrameType::kCancel), call_id_, "");
-  }
-
-  void push(std::string item) {
-    Callback cb;
-    {
-      detail::MutexLock lock(mu_);
-      if (!waiting_) {
-        items_.push_back(std::move(item));
-        return;
-      }
-      cb = std::move(waiting_);
-    }
-    cb(std::move(item), nullptr);
-  }
-
-  void end(std::exception_ptr error) {
-    Callback cb;
-    {
-      detail::MutexLock lock(mu_);
-      ended_ = true;
-      error_ = error;
-      cb = std::move(waiting_);
-    }
-    if (cb) cb(std::nullopt, error);
-  }
-
- private:
-  const std::weak_ptr<ProcessReplica> replica_;
-  const std::uint64_t call_id_;
-  detail::Mutex mu_;
-  std::deque<std::string> items_ CSERVE_GUARDED_BY(mu_);
-  bool ended_ CSERVE_GUARDED_BY(mu_) = false;
-  std::exception_ptr error_ CSERVE_GUARDED_BY(mu_);
-  Callback waiting_ CSERVE_GUARDED_BY(mu_);
-};
-
-// An HTTP request: RESULT (the response), or HTTP_HEAD then STREAM_ITEMs and STREAM_END/ERROR.
-class HttpCall final : public ProcessReplica::Pending {
- public:
-  HttpCall(detail::OutcomeCallback done, std::weak_ptr<ProcessReplica> replica)
-      : done_(std::move(done)), replica_(std::move(replica)) {}
-
-  bool on_frame(Frame& frame) override {
-    if (chunks_) return on_stream_frame(frame);
-    switch (frame.type) {
-      case FrameType::kResult: {
-        auto r = wire::decode_response(frame.payload);
-        if (auto* f = std::get_if<Failure>(&r)) return fail(*f);
-        done_(detail::HandlerOutcome{std::move(std::get<Response>(r)), nullptr, nullptr});
-        return true;
-      }
-      case FrameType::kHttpHead: {
-        wire::ByteReader in(frame.payload);
-        auto head_len = in.u32();
-        auto head_bytes = head_len ? in.bytes(*head_len) : std::nullopt;
-        auto has_first = in.bytes(1);
-        if (!head_bytes || !has_first) return fail({ErrorCode::kInternal, "malformed HTTP_HEAD from the worker"});
-        auto head = wire::decode_response(*head_bytes);
-        if (auto* f = std::get_if<Failure>(&head)) return fail(*f);
-        std::optional<std::string> first;
-        if ((*has_first)[0] != 0) first = std::string(in.rest());
-        const bool empty = !first;
-        chunks_ = std::make_shared<RemoteChunks>(replica_, frame.call_id, std::move(first));
-        done_(detail::HandlerOutcome{std::move(std::get<Response>(head)), nullptr, chunks_});
-        return empty;
-      }
-      case FrameType::kError:
-        return fail(failure_in(frame));
-      default:
-        return fail(unexpected(frame));
-    }
-  }
-
-  void on_failure(const Failure& why) override {
-    if (chunks_) {
-      chunks_->end(error_of(why));
-    } else {
-      done_(detail::HandlerOutcome{{}, error_of(why), nullptr});
-    }
-  }
-
- private:
-  bool fail(const Failure& why) {
-    on_failure(why);
-    return true;
-  }
-  bool on_stream_frame(Frame& frame) {
-    switch (frame.type) {
-      case FrameType::kStreamItem:
-        chunks_->push(std::move(frame.payload));
-        return false;
-      case FrameType::kStreamEnd:
-        chunks_->end(nullptr);
-        return true;
-      case FrameType::kError:
-        chunks_->end(error_of(failure_in(frame)));
-        return true;
-      default:
-        chunks_->end(error_of(unexpected(frame)));
-        return true;
-    }
-  }
-
-  detail::OutcomeCallback done_;
-  const std::weak_ptr<ProcessReplica> replica_;
-  std::shared_ptr<RemoteChunks> chunks_;
-};
-
-wire::CallHeader header_for(const ReplicaContext& ctx, std::string method, wire::CallKind kind) {
-  wire::CallHeader h;
-  h.deployment = ctx.deployment;
-  h.method = std::move(method);
-  h.kind = kind;
-  if (auto call = detail::current_call()) {
-    h.request_id = call->request_id();
-    if (call->deadline() != detail::CallContext::TimePoint::max()) {
-      h.deadline_ms = std::max<std::int64_t>(
-          0, std::chrono::duration_cast<std::chrono::milliseconds>(call->deadline() - std::chrono::steady_clock::now())
-                 .count());
-    }
-  }
-  return h;
-}
-
-// What the router's Call runs against: each operation becomes a CALL to the worker.
-class StandIn final : public detail::ReplicaCallable {
- public:
-  explicit StandIn(ProcessReplica& replica) : replica_(replica) {}
-
-  void handle(Request& req, detail::OutcomeCallback done) override {
-    wire::CallHeader h = header_for(replica_.context(), "__http__", wire::CallKind::kHttp);
-    h.request_id = req.request_id();
-    send(wire::encode_call(h, {wire::encode_request(req)}),
-         std::make_unique<HttpCall>(std::move(done), replica_.weak_from_this()));
-  }
-
-  void call_method(const std::string& name, Json args, detail::JsonDone done) override {
-    std::string bytes;
-    Json::to_msgpack(args, bytes);
-    send(wire::encode_call(header_for(replica_.context(), name, wire::CallKind::kValue), {std::move(bytes)}),
-         std::make_unique<ValueCall>(std::move(done)));
-  }
-
-  void call_encoded(const std::string& name, std::vector<std::string> args, detail::BytesDone done) override {
-    send(wire::encode_call(header_for(replica_.context(), name, wire::CallKind::kTyped), args),
-         std::make_unique<BytesCall>(std::move(done)));
-  }
-
-  bool in_other_process() const override { return true; }
-
-  Stream<Json> open_stream(const std::string& name, const Json&) override {
-    throw Error("deployment '" + replica_.context().deployment + "' runs in a worker process; streaming method '" +
-                    name + "' cannot be called by name across processes yet (call it over HTTP)",
-                ErrorCode::kInvalidArgument);
-  }
-  void reconfigure(const Json&) override {}   // the controller reconfigures through the replica
-  void check_health() override {}             // likewise
-  void* object() override {  // only typed stream calls get here (value calls are encoded)
-    throw Error("deployment '" + replica_.context().deployment +
-                    "' runs in a worker process: a typed stream call cannot reach it yet (stream over HTTP, or "
-                    "give it isolation 'thread')",
-                ErrorCode::kInvalidArgument);
-  }
-
- private:
-  void send(std::string payload, std::unique_ptr<ProcessReplica::Pending> pending) {
-    const std::uint64_t id = replica_.send_call(std::move(payload), std::move(pending));
-    auto call = detail::current_call();
-    if (id != 0 && call) {
-      call->on_cancel([weak = replica_.weak_from_this(), id] {
-        if (auto r = weak.lock()) r->send_frame(static_cast<int>(FrameType::kCancel), id, "");
-      });
-    }
-  }
-
-  ProcessReplica& replica_;
-};
-
-}  // namespace
 
 // The worker's stdout and stderr: each line logged with the replica's fields.
 struct ProcessReplica::Output {
@@ -330,8 +28,14 @@ struct ProcessReplica::Output {
   std::string partial;
 };
 
-ProcessReplica::ProcessReplica(ReplicaContext context, WorkerSpec spec, asio::io_context& io)
-    : Replica(std::move(context)), spec_(std::move(spec)), io_(io), stand_in_(std::make_unique<StandIn>(*this)) {}
+ProcessReplica::ProcessReplica(ReplicaContext context, WorkerSpec spec, asio::io_context& io,
+                               std::shared_ptr<const detail::FactoryContext> sinks)
+    : Replica(std::move(context)),
+      spec_(std::move(spec)),
+      io_(io),
+      sinks_(std::move(sinks)),
+      client_(std::make_shared<CallClient>(/*first_id=*/1)),
+      stand_in_(remote_callable(client_, this->context().deployment)) {}
 
 ProcessReplica::~ProcessReplica() {
   // Never leave a worker behind (a replica dropped without stop(), e.g. at shutdown).
@@ -367,6 +71,9 @@ void ProcessReplica::start(std::optional<Json> user_config, Done done) {
         self->gone_flag_.store(true, std::memory_order_release);
         self->exit_cause_ = self->gone_;
       }
+      {
+        self->client_->refuse({ErrorCode::kUnavailable, "replica " + self->id() + " is not serving: " + e.what()});
+      }
       return done(Failure{ErrorCode::kInternal, e.what()});
     }
     self->output_ = std::make_shared<Output>(self->io_, w.output_fd);
@@ -375,11 +82,25 @@ void ProcessReplica::start(std::optional<Json> user_config, Done done) {
     hello.role = "serve";
     hello.pid = ::getpid();
     auto connection = wire::WireConnection::adopt(self->io_, w.socket_fd, hello);
+    // Calls the replica makes through its handles, routed here to the application's deployments.
+    auto server = std::make_shared<CallServer>(
+        connection, [sinks = self->sinks_](const std::string& deployment, detail::Call call) {
+          std::shared_ptr<detail::CallSink> sink;
+          try {
+            if (!sinks) throw ConfigError("its application has no deployments to call");
+            sink = sinks->sink(deployment);
+          } catch (const std::exception& e) {
+            return call.reject({ErrorCode::kNotFound, e.what()});
+          }
+          sink->submit(std::move(call));
+        });
     {
       detail::MutexLock lock(self->mu_);
       self->pid_ = w.pid;
       self->connection_ = connection;
+      self->server_ = server;
     }
+    self->client_->attach(connection);
     CSERVE_LOG(kInfo, "worker").fields(&self->log_fields()) << "replica " << self->id() << " starts in worker process "
                                                              << w.pid;
     std::weak_ptr<ProcessReplica> weak = self;
@@ -464,7 +185,7 @@ void ProcessReplica::hook(std::string method, std::optional<Json> argument, Done
   h.method = std::move(method);
   std::string arg;
   Json::to_msgpack(argument ? *argument : Json(nullptr), arg);
-  send_call(wire::encode_call(h, {std::move(arg)}), std::make_unique<HookCall>(std::move(done)));
+  client_->send_status_call(wire::encode_call(h, {std::move(arg)}), std::move(done));
 }
 
 void ProcessReplica::stop(UniqueFunction<void()> done) {
@@ -475,7 +196,7 @@ void ProcessReplica::stop(UniqueFunction<void()> done) {
     ended = exit_cause_ || pid_ <= 0;
     if (!ended) stop_done_ = std::move(done);
   }
-  if (ended) return done();
+  if (ended) return asio::post(io_, std::move(done));
   hook("__stop__", std::nullopt, [](std::optional<Failure>) {});
   // A worker that does not end by itself (a handler stuck in a loop) is terminated, then killed.
   auto timer = std::make_shared<asio::steady_timer>(io_, spec_.stop_grace);
@@ -513,64 +234,29 @@ void ProcessReplica::execute(detail::Call call, UniqueFunction<void()> finished)
   call.run(*stand_in_, std::move(finished));
 }
 
-std::uint64_t ProcessReplica::send_call(std::string payload, std::unique_ptr<Pending> pending) {
-  std::uint64_t call_id = 0;
-  std::shared_ptr<wire::WireConnection> connection;
-  std::optional<Failure> gone;
-  {
-    detail::MutexLock lock(mu_);
-    if (gone_ || !connection_) {
-      gone = gone_.value_or(Failure{ErrorCode::kUnavailable, "its worker has not started"});
-    } else {
-      call_id = next_call_id_;
-      next_call_id_ += 2;
-      pending_.emplace(call_id, std::move(pending));
-      connection = connection_;
-    }
-  }
-  if (gone) {
-    pending->on_failure({ErrorCode::kUnavailable, "replica " + id() + " is not serving: " + gone->message});
-    return 0;
-  }
-  connection->send(FrameType::kCall, call_id, payload);
-  return call_id;
-}
-
-void ProcessReplica::send_frame(int type, std::uint64_t call_id, std::string_view payload) {
-  std::shared_ptr<wire::WireConnection> connection;
-  {
-    detail::MutexLock lock(mu_);
-    connection = connection_;
-  }
-  if (connection) connection->send(static_cast<FrameType>(type), call_id, payload);
-}
-
+// The worker's frames: answers to the calls made to it, and the calls its replica makes.
 void ProcessReplica::on_frame(Frame& frame) {
-  Pending* p = nullptr;
+  std::shared_ptr<CallServer> server;
   {
     detail::MutexLock lock(mu_);
-    auto it = pending_.find(frame.call_id);
-    if (it == pending_.end()) return;  // a call that ended (e.g. cancelled): late frames are dropped
-    p = it->second.get();
+    server = server_;
   }
-  // Only this thread (the I/O thread) erases entries, so `p` stays valid while it runs.
-  if (p->on_frame(frame)) {
-    std::unique_ptr<Pending> ended;
-    detail::MutexLock lock(mu_);
-    auto it = pending_.find(frame.call_id);
-    if (it != pending_.end()) {
-      ended = std::move(it->second);
-      pending_.erase(it);
-    }
-  }
+  const bool served = server->take(frame, [&server](std::uint64_t id, const wire::Call& call) {
+    server->serve(id, call);
+  });
+  if (!served) client_->on_frame(frame);
 }
 
 void ProcessReplica::on_closed(const Failure& why) {
+  std::shared_ptr<CallServer> server;
   {
     detail::MutexLock lock(mu_);
     gone_ = Failure{ErrorCode::kUnavailable, "its worker process closed the connection (" + why.message + ")"};
     gone_flag_.store(true, std::memory_order_release);
+    client_->refuse({ErrorCode::kUnavailable, "replica " + id() + " is not serving: " + gone_->message});
+    server = server_;
   }
+  if (server) server->close();  // the calls its replica made are cancelled
   reap(200);  // up to 2 s for the process to end, then SIGKILL
 }
 
@@ -591,7 +277,6 @@ void ProcessReplica::reap(int attempts_left) {
 }
 
 void ProcessReplica::ended(int wait_status) {
-  std::map<std::uint64_t, std::unique_ptr<Pending>> pending;
   UniqueFunction<void()> stop_done;
   bool stopping = false;
   pid_t pid = 0;
@@ -605,7 +290,7 @@ void ProcessReplica::ended(int wait_status) {
     exit_cause_ = cause;
     gone_ = cause;
     gone_flag_.store(true, std::memory_order_release);
-    pending.swap(pending_);
+    client_->refuse({ErrorCode::kUnavailable, "replica " + id() + " is not serving: " + cause.message});
     stop_done = std::move(stop_done_);
     stopping = stopping_;
   }
@@ -614,8 +299,7 @@ void ProcessReplica::ended(int wait_status) {
   } else {
     CSERVE_LOG(kInfo, "worker").fields(&log_fields()) << cause.message;
   }
-  Failure in_flight{ErrorCode::kReplicaDied, cause.message + " while this call ran"};
-  for (auto& [id, p] : pending) p->on_failure(in_flight);
+  client_->fail_pending({ErrorCode::kReplicaDied, cause.message + " while this call ran"});
   if (stop_done) stop_done();
 }
 

@@ -3,8 +3,10 @@
 //
 //   start()  spawns the worker, then calls __start__ (the worker loads the application library,
 //            builds the user object and applies user_config)
-//   execute  runs the Call against a stand-in ReplicaCallable whose handle()/call_method() send
-//            an "http" or "value" CALL and complete from its RESULT / HTTP_HEAD + items / ERROR
+//   execute  runs the Call against a stand-in ReplicaCallable (call_client.hpp) whose operations
+//            send CALLs and complete from their RESULT / HTTP_HEAD + items / STREAM_ITEMs / ERROR
+//   calls the replica makes through its handles arrive as CALLs from the worker: they are
+//            routed to the application's deployments (call_server.hpp)
 //   stop()   calls __stop__ (the worker destroys the object and exits); a worker still alive
 //            `stop_grace` later gets SIGTERM, and SIGKILL two seconds after that
 //
@@ -16,6 +18,8 @@
 #pragma once
 
 #include "replica/replica.hpp"
+#include "worker/call_client.hpp"
+#include "worker/call_server.hpp"
 
 #include <cserve/detail/callable.hpp>
 #include <cserve/detail/mutex.hpp>
@@ -48,17 +52,9 @@ struct WorkerSpec {
 
 class ProcessReplica final : public Replica, public std::enable_shared_from_this<ProcessReplica> {
  public:
-  // A call waiting for frames from the worker.
-  class Pending {
-   public:
-    virtual ~Pending() = default;
-    // A frame of this call; true when the call has ended.
-    virtual bool on_frame(wire::Frame& frame) = 0;
-    // The connection ended before the call did.
-    virtual void on_failure(const Failure& why) = 0;
-  };
-
-  ProcessReplica(ReplicaContext context, WorkerSpec spec, boost::asio::io_context& io);
+  // `sinks`: the routers of the replica's application, for the calls it makes through handles.
+  ProcessReplica(ReplicaContext context, WorkerSpec spec, boost::asio::io_context& io,
+                 std::shared_ptr<const detail::FactoryContext> sinks);
   ~ProcessReplica() override;
 
   void start(std::optional<Json> user_config, Done done) override;
@@ -70,10 +66,6 @@ class ProcessReplica final : public Replica, public std::enable_shared_from_this
   std::optional<ProcessUsage> usage() const override;
   bool accepting() const override { return !gone_flag_.load(std::memory_order_acquire); }
 
-  // Sends a CALL whose frames go to `pending`; fails it at once when the worker is gone.
-  // Returns the call id (0 when it failed).
-  std::uint64_t send_call(std::string payload, std::unique_ptr<Pending> pending);
-  void send_frame(int type, std::uint64_t call_id, std::string_view payload);
   pid_t pid() const;
 
  private:
@@ -89,14 +81,15 @@ class ProcessReplica final : public Replica, public std::enable_shared_from_this
 
   const WorkerSpec spec_;
   boost::asio::io_context& io_;
-  const std::unique_ptr<detail::ReplicaCallable> stand_in_;
+  const std::shared_ptr<const detail::FactoryContext> sinks_;
+  const std::shared_ptr<CallClient> client_;  // calls to the worker
+  const std::unique_ptr<detail::ReplicaCallable> stand_in_;  // what router Calls run against: client_
 
   std::atomic<bool> gone_flag_{false};  // gone_ is set (read without the lock by routers)
   mutable detail::Mutex mu_;
   pid_t pid_ CSERVE_GUARDED_BY(mu_) = -1;
   std::shared_ptr<wire::WireConnection> connection_ CSERVE_GUARDED_BY(mu_);
-  std::uint64_t next_call_id_ CSERVE_GUARDED_BY(mu_) = 1;  // odd: this side opened the connection
-  std::map<std::uint64_t, std::unique_ptr<Pending>> pending_ CSERVE_GUARDED_BY(mu_);
+  std::shared_ptr<CallServer> server_ CSERVE_GUARDED_BY(mu_);  // calls from the worker's replica
   std::optional<Failure> gone_ CSERVE_GUARDED_BY(mu_);  // set once no call can reach the worker
   std::optional<Failure> exit_cause_ CSERVE_GUARDED_BY(mu_);  // set once the process was reaped
   bool stopping_ CSERVE_GUARDED_BY(mu_) = false;

@@ -10,6 +10,8 @@
 #include "support/prometheus.hpp"
 #include "support/wait.hpp"
 
+#include "common/asio.hpp"
+
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -327,13 +329,28 @@ TEST(Isolation, CallsStreamsAndBytesCrossTheBoundary) {
   }, 5s)) << serve.log();
 }
 
+// Where the caller and the deployment it calls run: in the serving process or in workers.
+struct Placement {
+  std::string caller, callee;  // "thread" or "process"
+  std::string name() const { return "caller " + caller + ", callee " + callee; }
+  bool crosses() const { return caller == "process" || callee == "process"; }
+};
+const Placement kPlacements[] = {{"thread", "thread"}, {"thread", "process"}, {"process", "thread"}, {"process", "process"}};
+
+std::string deployments_yaml(const std::string& caller, const std::string& callee, const Placement& p,
+                             const std::string& callee_extra = "") {
+  return "      - name: " + caller + "\n        isolation: " + p.caller + "\n      - name: " + callee +
+         "\n        isolation: " + p.callee + "\n" + callee_extra;
+}
+
 TEST(Isolation, TypedHandleCallsCrossWithCodecs) {
-  // The same application with the model in-process and isolated: the same answers, except that a
-  // method missing from the methods() hook can only be called in-process.
-  for (const std::string isolation : {"thread", "process"}) {
-    SCOPED_TRACE(isolation);
-    Instance serve("applications:\n" + app_yaml("typed", "/t", kApps + ":typed",
-                                                "      - name: TypedModel\n        isolation: " + isolation + "\n"));
+  // The same application with the caller and the model in-process or isolated, in every
+  // combination: the same answers, except that a method missing from the methods() hook can only
+  // be called within one process.
+  for (const Placement& p : kPlacements) {
+    SCOPED_TRACE(p.name());
+    Instance serve("applications:\n" +
+                   app_yaml("typed", "/t", kApps + ":typed", deployments_yaml("TypedFront", "TypedModel", p)));
     ASSERT_GT(serve.port, 0) << serve.log();
     HttpClient c(serve.port);
     auto r = c.get("/t/");
@@ -343,7 +360,7 @@ TEST(Isolation, TypedHandleCallsCrossWithCodecs) {
     EXPECT_EQ(j["inverted"], Json::parse("[3, [-1, -2, 0]]"));       // a type with only a Codec
     EXPECT_EQ(j["sum"], 6);                                          // a Task result
     EXPECT_EQ(j["refused"], Json::parse(R"([1, "refused: no reason"])"));  // an Error's code and text
-    if (isolation == "process") {
+    if (p.crosses()) {
       EXPECT_EQ(j["unregistered"][0], 1);
       EXPECT_NE(j["unregistered"][1].get<std::string>().find("not registered in its static methods"),
                 std::string::npos)
@@ -351,6 +368,91 @@ TEST(Isolation, TypedHandleCallsCrossWithCodecs) {
     } else {
       EXPECT_TRUE(j["unregistered"].is_null() || j["unregistered"][0] == 0) << j.dump();
     }
+  }
+}
+
+TEST(Isolation, AnIsolatedReplicaCallsOtherDeploymentsThroughHandles) {
+  // The composed application's ingress in a worker calls the model by name, in-process or in a
+  // worker of its own; the ids of the three processes tell where each part ran.
+  for (const std::string model : {"thread", "process"}) {
+    SCOPED_TRACE("model " + model);
+    Instance serve("applications:\n" + app_yaml("composed", "/c", kApps + ":composed",
+                                                deployments_yaml("Front", "Model", {"process", model})));
+    ASSERT_GT(serve.port, 0) << serve.log();
+    HttpClient c(serve.port);
+    for (int i = 0; i < 20; ++i) {  // a few rounds: the calls share the worker's connection
+      auto r = c.get("/c/?x=" + std::to_string(i));
+      ASSERT_EQ(r.status, 200) << r.body;
+      Json j = Json::parse(r.body);
+      EXPECT_EQ(j["scaled"], Json::array({10.0 * i, 10.0 * (i + 1)}));
+      EXPECT_NE(j["front_pid"], serve.pid());
+      if (model == "process") {
+        EXPECT_NE(j["model_pid"], serve.pid());
+        EXPECT_NE(j["model_pid"], j["front_pid"]);
+      } else {
+        EXPECT_EQ(j["model_pid"], serve.pid());
+      }
+    }
+  }
+}
+
+// Reads a chunked answer from a raw connection until `until` appears in it (or the answer ends,
+// or 10 s pass); the connection closes when this returns: the client goes away.
+std::string read_until(int port, const std::string& target, const std::string& until) {
+  asio::io_context io;
+  asio::ip::tcp::socket socket(io);
+  socket.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+  asio::write(socket, asio::buffer("GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::string all;
+  char buf[4096];
+  const auto give_up = std::chrono::steady_clock::now() + 10s;
+  while (all.find(until) == std::string::npos && all.find("0\r\n\r\n") == std::string::npos &&
+         std::chrono::steady_clock::now() < give_up) {
+    boost::system::error_code ec;
+    const std::size_t n = socket.read_some(asio::buffer(buf), ec);
+    if (ec) break;
+    all.append(buf, n);
+  }
+  return all;
+}
+
+TEST(Isolation, StreamsThroughHandlesCrossTheBoundary) {
+  // The same application with the relaying ingress and the model in-process or isolated, in every
+  // combination: the same answers.
+  for (const Placement& p : kPlacements) {
+    SCOPED_TRACE(p.name());
+    // One call at a time on the model, and a request timeout: a slot a stream fails to give back
+    // turns the next call into a 408.
+    Instance serve("http_options:\n  request_timeout_s: 5\napplications:\n" +
+                   app_yaml("streams", "/s", kApps + ":streams",
+                            deployments_yaml("StreamFront", "Tokens", p, "        max_ongoing_requests: 1\n")));
+    ASSERT_GT(serve.port, 0) << serve.log();
+    HttpClient c(serve.port);
+    auto r = c.get("/s/typed?n=5");  // a typed stream of strings: raw bytes per item
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body, "t0\nt1\nt2\nt3\nt4\n");
+    r = c.get("/s/named?n=3");  // by name: items as JSON
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body, "\"t0\"\n\"t1\"\n\"t2\"\n");
+    r = c.get("/s/images?n=4");  // items of a type with only a Codec
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body, "0:0\n1:1\n2:2\n3:3\n");
+    r = c.get("/s/typed?n=0");  // an empty stream
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body, "");
+    r = c.get("/s/failing");  // the generator's error reaches the consumer after its first item
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body.substr(0, 2), "1\n") << r.body;
+    EXPECT_NE(r.body.find("the generator failed after one item"), std::string::npos) << r.body;
+
+    // A client that goes away mid-stream stops the generator in the model (and frees its slot).
+    const std::string seen = read_until(serve.port, "/s/typed?n=-1", "t3\n");
+    ASSERT_NE(seen.find("t3\n"), std::string::npos) << seen;
+    EXPECT_TRUE(test::wait_until([&] { return c.get("/s/alive").body == "0"; }, 10s))
+        << "a generator is still alive after its consumer went away: " << c.get("/s/alive").body;
+    r = c.get("/s/typed?n=2");  // and its slot is free for the next stream
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "t0\nt1\n");
   }
 }
 

@@ -3,6 +3,7 @@
 // Thread-safety: a ReplicaCallable is used by one replica, on its strand only.
 #pragma once
 
+#include <cserve/detail/item_source.hpp>
 #include <cserve/detail/resumer.hpp>
 #include <cserve/detail/to_response.hpp>
 #include <cserve/detail/unique_function.hpp>
@@ -24,17 +25,9 @@
 
 namespace cserve::detail {
 
-// A streaming HTTP answer, pulled chunk by chunk by the proxy.
-class ChunkSource {
- public:
-  using Callback = UniqueFunction<void(std::optional<std::string> chunk, std::exception_ptr error)>;
-  virtual ~ChunkSource() = default;
-  // Produces the next chunk: `cb` gets it, nullopt at the end, or the stream's exception. One
-  // pull at a time; `cb` runs on the replica's worker thread.
-  virtual void pull(Callback cb) = 0;
-  // Stops the stream between pulls: the generator is destroyed on its replica's strand.
-  virtual void cancel() = 0;
-};
+// A streaming HTTP answer, pulled chunk by chunk by the proxy; cancel() stops the stream between
+// pulls.
+using ChunkSource = ItemSource<std::string>;
 
 // What an HTTP handler produced: a response, the exception it threw, or — for a Stream — the
 // head of the response (status, content type) and its chunks.
@@ -53,25 +46,17 @@ std::string to_chunk(T&& item) {
   }
 }
 
+// A Stream<T> run on the calling replica's strand (this must run inside the call that returned it).
+template <class T>
+std::shared_ptr<ItemSource<T>> drive(Stream<T> stream) {
+  return std::make_shared<StreamDriver<T>>(std::move(stream), current_resumer());
+}
+
 // A Stream<T> served over HTTP: its items as chunks.
 template <class T>
-class StreamPump final : public ChunkSource {
- public:
-  StreamPump(Stream<T> stream, std::shared_ptr<Resumer> resumer)
-      : driver_(std::make_shared<StreamDriver<T>>(std::move(stream), std::move(resumer))) {}
-
-  void pull(Callback cb) override {
-    driver_->pull([cb = std::move(cb)](std::optional<T> item, std::exception_ptr error) mutable {
-      std::optional<std::string> chunk;
-      if (item) chunk = to_chunk(std::move(*item));
-      cb(std::move(chunk), error);
-    });
-  }
-  void cancel() override { driver_->cancel(); }
-
- private:
-  std::shared_ptr<StreamDriver<T>> driver_;
-};
+std::shared_ptr<ChunkSource> chunks_of(Stream<T> stream) {
+  return map_items<std::string>(drive(std::move(stream)), [](T item) { return to_chunk(std::move(item)); });
+}
 
 using OutcomeCallback = UniqueFunction<void(HandlerOutcome)>;
 
@@ -87,7 +72,7 @@ void run_http_handler(F&& f, OutcomeCallback done) {
       out.response.content_type = std::is_convertible_v<const T&, std::string_view>
                                       ? "text/plain; charset=utf-8"
                                       : "application/x-ndjson";
-      out.stream = std::make_shared<StreamPump<T>>(f(), current_resumer());
+      out.stream = chunks_of(f());
       done(std::move(out));
     } else if constexpr (IsTask<R>::value) {
       R::start_detached(f(), [done = std::move(done)](auto& promise) mutable {
@@ -122,9 +107,13 @@ class ReplicaCallable {
   // Calls a method by name with JSON arguments (untyped handles); `done` gets the result.
   virtual void call_method(const std::string& name, Json args, JsonDone done) = 0;
   // Calls a Stream method by name with JSON arguments; its items as JSON. Throws cserve::Error.
-  virtual Stream<Json> open_stream(const std::string& name, const Json& args) = 0;
+  virtual std::shared_ptr<ItemSource<Json>> open_stream(const std::string& name, const Json& args) = 0;
   // Calls a method by name with arguments as codec bytes (a typed call from another process).
   virtual void call_encoded(const std::string& name, std::vector<std::string> args, BytesDone done) = 0;
+  // Calls a Stream method by name with arguments as codec bytes; its items as codec bytes of the
+  // item type (a typed stream call from another process). Throws cserve::Error.
+  virtual std::shared_ptr<ItemSource<std::string>> open_encoded_stream(const std::string& name,
+                                                                       std::vector<std::string> args) = 0;
   // True when the object lives in another process: typed calls must be encoded (object() has
   // nothing to give).
   virtual bool in_other_process() const { return false; }
@@ -220,8 +209,13 @@ class CallableFor final : public ReplicaCallable {
     if constexpr (HasCheckHealth<T>) target_.check_health();
   }
 
-  Stream<Json> open_stream(const std::string& name, const Json& args) override {
-    return methods_.stream(target_, name, args);
+  std::shared_ptr<ItemSource<Json>> open_stream(const std::string& name, const Json& args) override {
+    return drive(methods_.stream(target_, name, args));
+  }
+
+  std::shared_ptr<ItemSource<std::string>> open_encoded_stream(const std::string& name,
+                                                               std::vector<std::string> args) override {
+    return drive(methods_.encoded_stream(target_, name, std::move(args)));
   }
 
   void call_encoded(const std::string& name, std::vector<std::string> args, BytesDone done) override {

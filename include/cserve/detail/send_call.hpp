@@ -114,8 +114,9 @@ DeploymentResponse<R> send_call(const std::shared_ptr<CallSink>& sink, std::shar
   return DeploymentResponse<R>(std::move(state), std::move(context));
 }
 
-// Submits one streaming call: on the replica `open(target, stored)` returns the Stream<U>, whose
-// items the returned DeploymentStream pulls one at a time.
+// Submits one streaming call: on the replica `open(target, stored)` returns the stream's items (a
+// generator's driver, or items from a worker process), which the returned DeploymentStream pulls
+// one at a time.
 template <class U, class Stored, class Open>
 DeploymentStream<U> send_stream_call(const std::shared_ptr<CallSink>& sink, std::shared_ptr<Stored> stored,
                                      Open open) {
@@ -128,9 +129,8 @@ DeploymentStream<U> send_stream_call(const std::shared_ptr<CallSink>& sink, std:
     call.run = [stored, channel, open = std::move(open)](ReplicaCallable& target,
                                                         UniqueFunction<void()> done) mutable {
       try {
-        Stream<U> stream = open(target, *stored);
-        channel->attach(std::make_shared<StreamDriver<U>>(std::move(stream), current_resumer()),
-                        std::move(done));
+        std::shared_ptr<ItemSource<U>> items = open(target, *stored);
+        channel->attach(std::move(items), std::move(done));
       } catch (...) {
         channel->fail(std::current_exception());
         done();
@@ -219,6 +219,29 @@ void run_encoded_call(ReplicaCallable& target, M method, Stored& stored, const s
                           }
                         });
                       });
+}
+
+// A typed stream call to a replica in another process: the arguments cross as in
+// run_encoded_call, each item comes back as the codec bytes of U. Throws cserve::Error
+// (kInvalidArgument) for a method or a type that cannot cross.
+template <class T, class U, class M, class Stored>
+std::shared_ptr<ItemSource<U>> open_encoded_stream(ReplicaCallable& target, M method, Stored& stored) {
+  using Params = typename MemberFunction<M>::args;
+  if constexpr (!AllEncodable<Params>::value) {
+    throw Error("a parameter of type " + FirstUnencodable<Params>::name() + " cannot cross to deployment " +
+                    std::string(full_type_name<T>()) +
+                    " in another process: give it nlohmann-json's to_json/from_json or a cserve::Codec",
+                ErrorCode::kInvalidArgument);
+  } else if constexpr (!Encodable<U>) {
+    throw Error("stream items of type " + std::string(full_type_name<U>()) + " cannot come back from deployment " +
+                    std::string(full_type_name<T>()) +
+                    " in another process: give it nlohmann-json's to_json/from_json or a cserve::Codec",
+                ErrorCode::kInvalidArgument);
+  } else {
+    auto bytes = target.open_encoded_stream(
+        method_name<T>(method), encode_arguments<Params>(stored, std::make_index_sequence<std::tuple_size_v<Params>>{}));
+    return map_items<U>(std::move(bytes), [](std::string item) { return cserve::decode<U>(item); });
+  }
 }
 
 // Calls `method` of the T in the chosen replica with the stored arguments.

@@ -10,6 +10,7 @@
 // Thread-safety: every member function is safe from any thread; callbacks run outside the lock.
 #pragma once
 
+#include <cserve/detail/item_source.hpp>
 #include <cserve/detail/mutex.hpp>
 #include <cserve/detail/response_state.hpp>
 #include <cserve/detail/unique_function.hpp>
@@ -29,8 +30,8 @@ class StreamChannel : public std::enable_shared_from_this<StreamChannel<T>> {
  public:
   using Item = ResponseState<std::optional<T>>;
 
-  // From the replica: the stream is ready. `done` gives the replica's slot back when it ends.
-  void attach(std::shared_ptr<StreamDriver<T>> driver, UniqueFunction<void()> done) {
+  // From the replica: the stream is ready (its generator's driver, or its items from a worker). `done` gives the replica's slot back when it ends.
+  void attach(std::shared_ptr<ItemSource<T>> driver, UniqueFunction<void()> done) {
     std::shared_ptr<Item> waiting;
     bool cancelled = false;
     {
@@ -131,7 +132,7 @@ class StreamChannel : public std::enable_shared_from_this<StreamChannel<T>> {
 
   Mutex mu_;
   // Set once by attach() (under mu_) before the first pull; pulls read it without the lock.
-  std::shared_ptr<StreamDriver<T>> driver_;
+  std::shared_ptr<ItemSource<T>> driver_;
   UniqueFunction<void()> done_ CSERVE_GUARDED_BY(mu_);
   std::exception_ptr error_ CSERVE_GUARDED_BY(mu_);
   std::shared_ptr<Item> waiting_ CSERVE_GUARDED_BY(mu_);  // a next() that came before the stream was ready

@@ -1,6 +1,6 @@
 // Applications the isolation tests run in worker processes: a model whose handlers crash in every
 // way a process can (segfault, abort, exit, endless loop), stream, and answer calls by name; an
-// in-process ingress that calls it through a handle.
+// in-process ingress that calls it through a handle; typed calls; streams through handles.
 #include <cserve/application.hpp>
 #include <cserve/cserve.hpp>
 
@@ -211,4 +211,100 @@ class TypedFront {
 CSERVE_APPLICATION(typed, args) {
   (void)args;
   return cserve::deployment<TypedFront>().bind(cserve::deployment<TypedModel>().bind());
+}
+
+// ---- Streams through handles across the boundary ---------------------------------------------
+
+namespace {
+
+// The isolated model: typed and by-name streams; how many of its generators are alive.
+class Tokens {
+ public:
+  static void methods(cserve::Methods<Tokens>& m) {
+    m.add("tokens", &Tokens::tokens).add("images", &Tokens::images).add("failing", &Tokens::failing);
+    m.add("alive", &Tokens::alive);
+  }
+  // n tokens, 2 ms apart; n < 0: until the consumer goes away.
+  cserve::Stream<std::string> tokens(int n) {
+    Alive counted(alive_);
+    for (int i = 0; n < 0 || i < n; ++i) {
+      co_await cserve::sleep_for(std::chrono::milliseconds(2));
+      co_yield "t" + std::to_string(i);
+    }
+  }
+  // Items of a type that has only a Codec.
+  cserve::Stream<Image> images(int n) {
+    for (int i = 0; i < n; ++i) co_yield image_of(i);
+  }
+  cserve::Stream<int> failing() {
+    co_yield 1;
+    throw cserve::Error(failure_text(), cserve::ErrorCode::kInvalidArgument);
+  }
+  int alive() { return alive_; }
+
+ private:
+  // (GCC 12 miscompiles braced temporaries and literals in a co_yield: plain functions make them.)
+  static std::string failure_text() { return "the generator failed after one item"; }
+  static Image image_of(int i) { return Image{i, std::string(static_cast<std::size_t>(i), '\xff')}; }
+  struct Alive {
+    explicit Alive(int& n) : n_(n) { ++n_; }
+    ~Alive() { --n_; }
+    int& n_;
+  };
+  int alive_ = 0;
+};
+
+std::string newline() { return "\n"; }
+std::string tokens_name() { return "tokens"; }
+
+// In-process ingress that relays the model's streams to HTTP clients as they arrive.
+class StreamFront {
+ public:
+  explicit StreamFront(cserve::DeploymentHandle<Tokens> model) : model_(std::move(model)) {}
+  static void routes(cserve::Routes<StreamFront>& r) {
+    r.get("/typed", &StreamFront::typed)
+        .get("/named", &StreamFront::named)
+        .get("/images", &StreamFront::images)
+        .get("/failing", &StreamFront::failing)
+        .get("/alive", &StreamFront::alive);
+  }
+  cserve::Stream<std::string> typed(const cserve::Request& req) {
+    auto tokens = model_.method(&Tokens::tokens).remote(count(req));
+    while (auto t = co_await tokens.next()) co_yield *t + newline();
+  }
+  cserve::Stream<std::string> named(const cserve::Request& req) {
+    auto tokens = model_.method(tokens_name()).stream(count(req));
+    while (auto t = co_await tokens.next()) co_yield t->dump() + newline();
+  }
+  cserve::Stream<std::string> images(const cserve::Request& req) {
+    auto images = model_.method(&Tokens::images).remote(count(req));
+    while (auto image = co_await images.next()) {
+      co_yield std::to_string(image->width) + ":" + std::to_string(image->pixels.size()) + newline();
+    }
+  }
+  cserve::Stream<std::string> failing() {
+    auto items = model_.method(&Tokens::failing).remote();
+    std::string error;  // (a coroutine cannot co_yield inside a handler)
+    try {
+      while (auto item = co_await items.next()) co_yield std::to_string(*item) + newline();
+    } catch (const cserve::Error& e) {
+      error = e.what();
+    }
+    co_yield error;
+  }
+  cserve::Task<cserve::Json> alive() {
+    const int n = co_await model_.method(&Tokens::alive).remote();
+    co_return cserve::Json(n);
+  }
+
+ private:
+  static int count(const cserve::Request& req) { return std::stoi(req.query("n").value_or("3")); }
+  cserve::DeploymentHandle<Tokens> model_;
+};
+
+}  // namespace
+
+CSERVE_APPLICATION(streams, args) {
+  (void)args;
+  return cserve::deployment<StreamFront>().bind(cserve::deployment<Tokens>().bind());
 }

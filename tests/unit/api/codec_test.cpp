@@ -120,7 +120,22 @@ namespace {
 struct Shapes {
   Point mirror(Point p) { return {p.y, p.x}; }
   double scale(double v, int k) { return v * k; }
+  Stream<Point> diagonal(int n) {
+    for (int i = 0; i < n; ++i) co_yield point(i);
+  }
+  static Point point(int i) { return {i, i}; }  // (GCC 12: no braced temporaries in a co_yield)
 };
+
+Task<void> drain(Stream<std::string> items, std::vector<std::string>& out) {
+  while (auto item = co_await items.next()) out.push_back(std::move(*item));
+}
+
+// The items of a stream that never suspends, drained on this thread.
+std::vector<std::string> items_of(Stream<std::string> items) {
+  std::vector<std::string> out;
+  Task<void>::start_detached(drain(std::move(items), out), [](auto& promise) { promise.take(); });
+  return out;
+}
 
 struct Answer {
   std::string bytes;
@@ -172,6 +187,32 @@ TEST(MethodsEncoded, WrongCountsBadBytesAndUnknownNamesAreErrorsThatSayWhich) {
   EXPECT_NE(error_text(a).find("not MessagePack where a int was expected"), std::string::npos) << error_text(a);
   a = call(m, s, "nope", {});
   EXPECT_NE(error_text(a).find("no method 'nope'"), std::string::npos) << error_text(a);
+}
+
+TEST(MethodsEncoded, AStreamYieldsItsItemsAsCodecBytes) {
+  Methods<Shapes> m;
+  m.add("diagonal", &Shapes::diagonal).add("scale", &Shapes::scale);
+  Shapes s;
+  auto items = items_of(m.encoded_stream(s, "diagonal", {encode(3)}));
+  ASSERT_EQ(items.size(), 3u);
+  EXPECT_EQ(items[0], "0,0");  // Point's own codec
+  EXPECT_EQ(decode<Point>(items[2]).y, 2);
+  // A stream called for a value, a value called as a stream, bad arguments: errors that say which.
+  Answer a = call(m, s, "diagonal", {encode(3)});
+  EXPECT_NE(error_text(a).find("returns a stream"), std::string::npos) << error_text(a);
+  try {
+    (void)m.encoded_stream(s, "scale", {encode(1.0), encode(2)});
+    ADD_FAILURE() << "a value method was opened as a stream";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("does not return a stream"), std::string::npos) << e.what();
+  }
+  try {
+    (void)m.encoded_stream(s, "diagonal", {});
+    ADD_FAILURE() << "a stream opened with no arguments";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("takes 1 argument(s), got 0"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
