@@ -63,6 +63,8 @@ seeds = {
     "call_stream": call(3, "tokens", [msgpack(3)], kind="stream") + frame(8, 3, struct.pack("<I", 4)),
     "call_http": call(5, "__http__", [http_request(b"\x00\x01body")], kind="http"),
     "call_typed": call(9, "scale", [msgpack(2), b"raw"], kind="typed"),
+    "call_typed_stream": call(11, "images", [msgpack(4)], kind="typed_stream") + frame(6, 11, b"\x00\x01") +
+                         frame(8, 11, struct.pack("<I", 1)) + frame(4, 11, msgpack({"code": 6, "message": "cancelled"})),
     "http_answer": frame(3, 5, http_response(b"ok")) +
                    frame(10, 7, struct.pack("<I", len(http_response())) + http_response() + b"\x01first"),
     "result_and_stream": frame(3, 1, msgpack(42)) + frame(6, 3, b"item") + frame(7, 3),
