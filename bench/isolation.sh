@@ -5,7 +5,8 @@
 #   - the seed's Counter over HTTP, wrk at 1 and 64 keep-alive connections (max_ongoing_requests
 #     5, Ray's default, and 64);
 #   - a 1 MiB POST body echoed back (wrk, 1 connection);
-#   - typed handle calls from an in-process ingress to the model, 64 in flight and 1 at a time.
+#   - typed handle calls from an in-process ingress to the model, 64 in flight and 1 at a time;
+#     from an isolated ingress to an in-process model; the items of a stream through a handle.
 #
 #   ./bench/isolation.sh [DURATION_SECONDS]
 # Prints a Markdown table; the ratio is process / thread.
@@ -82,27 +83,33 @@ read -r ta tp50 tp99 <<<"${e[thread]}"
 read -r pa pp50 pp99 <<<"${e[process]}"
 echo "| 1 MiB echo, 1 conn | $ta ($tp50, $tp99) | $pa ($pp50, $pp99) | $(ratio "$pa" "$ta") |"
 
-# Typed handle calls: the ingress reports calls and seconds.
-for window in 64 1; do
-  declare -A h=()
-  calls=$(( window == 1 ? 20000 : 200000 ))
-  for iso in thread process; do
-    # The model's isolation comes from a config (--isolation would isolate the ingress too).
-    cfg=$(mktemp --suffix=.yaml)
-    printf 'applications:\n  - name: hop\n    route_prefix: /\n    import_path: %s:hop\n    deployments:\n      - name: Model\n        isolation: %s\n' "$lib" "$iso" >"$cfg"
-    serve "$cfg"
-    curl -s "http://127.0.0.1:$port/?calls=2000&in_flight=$window" >/dev/null  # warm-up
-    best=0
-    for _ in 1 2 3; do
-      out=$(curl -s "http://127.0.0.1:$port/?calls=$calls&in_flight=$window")
-      rate=$(python3 -c "import json,sys; j=json.loads(sys.argv[1]); print(round(j['calls']/j['seconds']))" "$out")
-      (( rate > best )) && best=$rate
-    done
-    h[$iso]=$best
-    stop_all
-    rm -f "$cfg"
+# Handle calls and streams: the ingress (Hop) reports calls (or items) and seconds. Its query
+# picks the workload; placements say where Hop and the Model run.
+# hop_rate QUERY HOP_ISOLATION MODEL_ISOLATION: the best rate of three runs.
+hop_rate() {
+  local query=$1 hop=$2 model=$3 cfg out rate best=0
+  cfg=$(mktemp --suffix=.yaml)
+  printf 'applications:\n  - name: hop\n    route_prefix: /\n    import_path: %s:hop\n    deployments:\n      - name: Hop\n        isolation: %s\n      - name: Model\n        isolation: %s\n' \
+    "$lib" "$hop" "$model" >"$cfg"
+  serve "$cfg"
+  curl -s "http://127.0.0.1:$port/?calls=2000&in_flight=64" >/dev/null  # warm-up
+  for _ in 1 2 3; do
+    out=$(curl -s "http://127.0.0.1:$port/?$query")
+    rate=$(python3 -c "import json,sys; j=json.loads(sys.argv[1]); print(round(j['calls']/j['seconds']))" "$out")
+    (( rate > best )) && best=$rate
   done
-  us_t=$(awk -v r="${h[thread]}" 'BEGIN { printf "%.1f", 1e6 / r }')
-  us_p=$(awk -v r="${h[process]}" 'BEGIN { printf "%.1f", 1e6 / r }')
-  echo "| typed handle calls, $window in flight (best of 3) | ${h[thread]} calls/s (${us_t} us each) | ${h[process]} calls/s (${us_p} us each) | $(ratio "${h[process]}" "${h[thread]}") |"
-done
+  stop_all
+  rm -f "$cfg"
+  echo "$best"
+}
+hop_row() {  # LABEL QUERY UNIT THREAD_PLACEMENT PROCESS_PLACEMENT
+  local t p
+  t=$(hop_rate "$2" $4)
+  p=$(hop_rate "$2" $5)
+  echo "| $1 (best of 3) | $t $3/s ($(awk -v r="$t" 'BEGIN { printf "%.1f", 1e6 / r }') us each) |" \
+       "$p $3/s ($(awk -v r="$p" 'BEGIN { printf "%.1f", 1e6 / r }') us each) | $(ratio "$p" "$t") |"
+}
+hop_row "typed handle calls to the model, 64 in flight" "calls=200000&in_flight=64" calls "thread thread" "thread process"
+hop_row "typed handle calls to the model, 1 in flight" "calls=20000&in_flight=1" calls "thread thread" "thread process"
+hop_row "typed handle calls from an isolated caller, 64 in flight" "calls=200000&in_flight=64" calls "thread thread" "process thread"
+hop_row "a stream through a handle (items)" "stream=200000" items "thread thread" "thread process"

@@ -32,7 +32,11 @@ class Echo {
 
 class Model {
  public:
+  static void methods(cserve::Methods<Model>& m) { m.add("count", &Model::count); }
   long operator()(long x) { return x + 1; }
+  cserve::Stream<long> count(long n) {
+    for (long i = 1; i <= n; ++i) co_yield i;
+  }
 };
 
 struct Timing {
@@ -49,7 +53,9 @@ long query_or(const cserve::Request& req, const std::string& key, long fallback)
 class Hop {
  public:
   explicit Hop(cserve::DeploymentHandle<Model> model) : model_(std::move(model)) {}
+  // ?calls=N&in_flight=W: N typed calls, W at a time; ?stream=N: one stream of N items.
   cserve::Task<cserve::Json> operator()(const cserve::Request& req) {
+    if (req.query("stream")) co_return co_await stream(query_or(req, "stream", 10000));
     const long calls = query_or(req, "calls", 10000);
     const long window = query_or(req, "in_flight", 64);
     const auto start = std::chrono::steady_clock::now();
@@ -65,6 +71,15 @@ class Hop {
   }
 
  private:
+  cserve::Task<cserve::Json> stream(long n) {
+    const auto start = std::chrono::steady_clock::now();
+    Timing t;
+    auto items = model_.method(&Model::count).remote(n);
+    while (auto item = co_await items.next()) t.calls += *item > 0 ? 1 : 0;
+    t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    co_return to_json(t);
+  }
+
   cserve::DeploymentHandle<Model> model_;
 };
 

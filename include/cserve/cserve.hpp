@@ -7,6 +7,7 @@
 #include <cserve/batching.hpp>
 #include <cserve/error.hpp>
 #include <cserve/http.hpp>
+#include <cserve/inference.hpp>
 #include <cserve/json.hpp>
 #include <cserve/logging.hpp>
 #include <cserve/methods.hpp>

@@ -53,6 +53,9 @@ struct DeploymentOptions {
   double health_check_period_s = 10;         // how often check_health() runs on each replica
   double health_check_timeout_s = 30;        // a check unanswered this long counts as failed
   std::optional<Isolation> isolation;        // unset: the instance's default (ServeOptions)
+  // For a class that serves a model (metadata() and infer(), cserve/inference.hpp): the model's
+  // name over the Open Inference Protocol; default: the deployment's name.
+  std::optional<std::string> model_name;
 };
 
 namespace detail {
@@ -71,6 +74,7 @@ struct DeploymentDef {
   std::string type_name;     // fully qualified, for messages
   std::string code_version;  // changes when a redeploy must restart replicas
   bool has_reconfigure = false;
+  bool serves_model = false;  // the class has metadata() and infer() (cserve/inference.hpp)
   ReplicaFactory factory;
   std::shared_ptr<const AppOrigin> origin;  // set when the application was loaded from a library
 };
@@ -202,6 +206,7 @@ class Deployment {
   Deployment& health_check_period_s(double v) { options_.health_check_period_s = v; return *this; }
   Deployment& health_check_timeout_s(double v) { options_.health_check_timeout_s = v; return *this; }
   Deployment& isolation(Isolation v) { options_.isolation = v; return *this; }
+  Deployment& model_name(std::string v) { options_.model_name = std::move(v); return *this; }
   // Replaces every option at once (the name included).
   Deployment& options(DeploymentOptions v) { options_ = std::move(v); return *this; }
   const DeploymentOptions& options() const { return options_; }
@@ -218,6 +223,7 @@ class Deployment {
     detail::DeploymentDef& def = deployments.front();
     def.options = options_;
     def.type_name = std::string(detail::full_type_name<T>());
+    def.serves_model = detail::ServesModel<T>;
     def.code_version = options_.version.empty()
                            ? detail::fingerprint(def.type_name, {detail::argument_fingerprint(args)...})
                            : options_.version;

@@ -342,6 +342,7 @@ int build(const BuildArgs& a, std::ostream& out, std::ostream& err) {
         }
         if (o.user_config) dj["user_config"] = *o.user_config;
         if (o.isolation) dj["isolation"] = *o.isolation == Isolation::kProcess ? "process" : "thread";
+        if (o.model_name) dj["model_name"] = *o.model_name;
         deployments.push_back(std::move(dj));
       }
       std::string prefix = app.ingress().options.route_prefix.value_or("/" + name);

@@ -161,7 +161,8 @@ void check_autoscaling(const Checker& c, const Json& j, const std::string& p) {
 void check_deployment(const Checker& c, const Json& j, const std::string& p) {
   c.object(j, p, {"name", "num_replicas", "max_ongoing_requests", "max_queued_requests", "user_config",
                   "autoscaling_config", "graceful_shutdown_wait_loop_s", "graceful_shutdown_timeout_s",
-                  "health_check_period_s", "health_check_timeout_s", "ray_actor_options", "isolation"});
+                  "health_check_period_s", "health_check_timeout_s", "ray_actor_options", "isolation",
+                  "model_name"});
   if (!j.contains("name")) c.fail(p, "a deployment needs a name");
   c.string(j["name"], p + ".name");
   if (j.contains("num_replicas") && !(j["num_replicas"].is_string() && j["num_replicas"] == "auto")) {
@@ -177,6 +178,13 @@ void check_deployment(const Checker& c, const Json& j, const std::string& p) {
   if (j.contains("autoscaling_config")) check_autoscaling(c, j["autoscaling_config"], p + ".autoscaling_config");
   if (j.contains("isolation") && j["isolation"] != "thread" && j["isolation"] != "process") {
     c.fail(p + ".isolation", "must be \"thread\" or \"process\"");
+  }
+  if (j.contains("model_name")) {
+    c.string(j["model_name"], p + ".model_name");
+    if (j["model_name"].is_string()) {
+      const std::string m = j["model_name"].get<std::string>();
+      if (m.empty() || m.find('/') != std::string::npos) c.fail(p + ".model_name", "must be a name without '/'");
+    }
   }
   if (j.contains("ray_actor_options")) {
     const auto& r = j["ray_actor_options"];
@@ -265,6 +273,7 @@ void apply_override(DeploymentOptions& o, const Json& d) {
   if (d.contains("health_check_period_s")) o.health_check_period_s = d["health_check_period_s"];
   if (d.contains("health_check_timeout_s")) o.health_check_timeout_s = d["health_check_timeout_s"];
   if (d.contains("isolation")) o.isolation = d["isolation"] == "process" ? Isolation::kProcess : Isolation::kThread;
+  if (d.contains("model_name")) o.model_name = d["model_name"].get<std::string>();
   if (d.contains("autoscaling_config")) {
     const Json& a = d["autoscaling_config"];
     AutoscalingConfig c = o.autoscaling_config.value_or(AutoscalingConfig{});

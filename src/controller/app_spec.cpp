@@ -24,6 +24,15 @@ void validate_deployment(const detail::DeploymentDef& def) {
   if (o.autoscaling_config) {
     if (auto e = validate_autoscaling(*o.autoscaling_config)) fail(*e);
   }
+  if (o.model_name) {
+    if (!def.serves_model) {
+      fail("model_name is set but " + def.type_name +
+           " serves no model (it needs metadata() and infer(cserve::InferRequest), see cserve/inference.hpp)");
+    }
+    if (o.model_name->empty() || o.model_name->find_first_of("/?# ") != std::string::npos) {
+      fail("model_name '" + *o.model_name + "' must be a non-empty name without '/', '?', '#' or spaces");
+    }
+  }
   if (o.user_config && !def.has_reconfigure) {
     fail("user_config is set but " + def.type_name + " has no reconfigure(const cserve::Json&) to receive it");
   }

@@ -8,16 +8,57 @@
 #include <cserve/error.hpp>
 
 #include <algorithm>
+#include <map>
+#include <optional>
 #include <set>
 
 namespace cserve {
+namespace {
+
+// The name a deployment's model is served under (Open Inference Protocol), if it serves one.
+std::optional<std::string> model_of(const detail::DeploymentDef& d) {
+  if (!d.serves_model) return std::nullopt;
+  return d.options.model_name.value_or(d.options.name);
+}
+
+// Model name -> application, for `specs`; throws ConfigError when two deployments serve one name.
+std::map<std::string, std::string> models_of(const std::vector<const AppSpec*>& specs) {
+  std::map<std::string, std::string> models;
+  for (const AppSpec* spec : specs) {
+    for (const auto& d : spec->deployments) {
+      auto model = model_of(d);
+      if (!model) continue;
+      auto [it, added] = models.emplace(*model, spec->name);
+      if (!added) {
+        throw ConfigError("model '" + *model + "' is served by two deployments (in application" +
+                          (it->second == spec->name ? " '" + spec->name + "'"
+                                                    : "s '" + it->second + "' and '" + spec->name + "'") +
+                          "): give one a model_name of its own");
+      }
+    }
+  }
+  return models;
+}
+
+}  // namespace
 
 void Controller::deploy(AppSpec spec) {
   validate_app_spec(spec);
+  models_of({&spec});
   detail::MutexLock lock(mu_);
   for (const auto& [name, app] : apps_) {
     if (name != spec.name && !app->deleting && app->route_prefix == spec.route_prefix) {
       throw ConfigError("route_prefix '" + spec.route_prefix + "' is already used by application '" + name + "'");
+    }
+    if (name == spec.name || app->deleting) continue;
+    for (const auto& [dname, d] : app->deployments) {
+      auto model = model_of(d.def);
+      if (!model || d.deleting) continue;
+      for (const auto& mine : spec.deployments) {
+        if (model_of(mine) == model) {
+          throw ConfigError("model '" + *model + "' is already served by application '" + name + "'");
+        }
+      }
     }
   }
   apply_locked(std::move(spec));
@@ -28,12 +69,15 @@ void Controller::deploy(AppSpec spec) {
 
 void Controller::deploy_all(std::vector<AppSpec> specs) {
   std::set<std::string> prefixes;
+  std::vector<const AppSpec*> all;
   for (const auto& spec : specs) {
     validate_app_spec(spec);
     if (!prefixes.insert(spec.route_prefix).second) {
       throw ConfigError("route_prefix '" + spec.route_prefix + "' is used by two applications");
     }
+    all.push_back(&spec);
   }
+  models_of(all);
   detail::MutexLock lock(mu_);
   for (auto& [app_name, app] : apps_) {
     const std::string& name = app_name;  // (a structured binding cannot be captured by clang 14)
@@ -123,13 +167,17 @@ void Controller::delete_app(const std::string& name) {
 
 void Controller::publish_routes_locked() {
   std::vector<RouteTable::Entry> entries;
+  std::vector<RouteTable::Model> models;
   for (const auto& [name, app] : apps_) {
     if (app->deleting) continue;
+    for (const auto& [dname, d] : app->deployments) {
+      if (auto model = model_of(d.def); model && !d.deleting) models.push_back({*model, name, dname, d.router});
+    }
     auto d = app->deployments.find(app->ingress);
     if (d == app->deployments.end()) continue;
     entries.push_back({app->route_prefix, name, d->second.router});
   }
-  publish_routes_(std::make_shared<const RouteTable>(std::move(entries)));
+  publish_routes_(std::make_shared<const RouteTable>(std::move(entries), std::move(models)));
 }
 
 }  // namespace cserve

@@ -1,6 +1,7 @@
 #include "proxy/connection.hpp"
 
 #include "proxy/builtin_routes.hpp"
+#include "proxy/inference_routes.hpp"
 #include "proxy/http_errors.hpp"
 
 #include "api/request_id.hpp"
@@ -258,6 +259,15 @@ void Connection::route(http::request<http::string_body> req) {
 
   // This thread's cached table: only this thread replaces it, on a later request.
   const std::shared_ptr<const RouteTable>& routes = state_.routes();
+  if (auto inference = inference_route(req.method_string(), path, *routes, exchange_.request_id)) {
+    if (log::access_log()) exchange_.access_target = std::string(target);
+    const RouteTable::Model* model = inference->model;
+    if (state_.record_metrics) {
+      metrics_.begin("/v2", model ? model->app : std::string(), std::string(req.method_string()));
+    }
+    if (inference->answer) return respond(std::move(*inference->answer));
+    return submit(model->router, path, req, path, query, HttpEntry::kInference);
+  }
   const RouteTable::Match m = routes->match(path);
   if (log::access_log()) exchange_.access_target = std::string(target);
   if (state_.record_metrics) {
@@ -269,12 +279,13 @@ void Connection::route(http::request<http::string_body> req) {
         404, "no application is serving path '" + std::string(path) + "'; see /-/routes for the routes",
         exchange_.request_id));
   }
-  submit(m, req, path, query);
+  submit(m.entry->router, m.rest, req, path, query, HttpEntry::kHandler);
 }
 
-void Connection::submit(const RouteTable::Match& m, http::request<http::string_body>& req, std::string_view path,
-                        std::string_view query) {
-  Request request(std::string(req.method_string()), std::string(m.rest), std::string(query), headers_of(req),
+void Connection::submit(const std::shared_ptr<Router>& router, std::string_view rest,
+                        http::request<http::string_body>& req, std::string_view path, std::string_view query,
+                        HttpEntry entry) {
+  Request request(std::string(req.method_string()), std::string(rest), std::string(query), headers_of(req),
                   std::move(req.body()));
   detail::RequestAccess::set_ids(request, std::string(path), exchange_.request_id);
   auto deadline = DeadlineTimer::Clock::time_point::max();
@@ -284,7 +295,8 @@ void Connection::submit(const RouteTable::Match& m, http::request<http::string_b
   exchange_.context = std::make_shared<detail::CallContext>(exchange_.request_id, deadline);
   const std::uint64_t seq = ++exchange_.seq;
   phase_ = Phase::kAwaitingAnswer;
-  submit_soon(socket_.get_executor(), m.entry->router, make_http_call(shared_from_this(), seq, std::move(request), exchange_.context));
+  submit_soon(socket_.get_executor(), router,
+              make_http_call(shared_from_this(), seq, std::move(request), exchange_.context, entry));
   if (deadline != DeadlineTimer::Clock::time_point::max()) timer_.set(deadline, shared_from_this());
   watch();
 }

@@ -34,9 +34,13 @@ class AnswerSink {
                            std::shared_ptr<detail::ChunkSource> source, detail::UniqueFunction<void()> finished) = 0;
 };
 
+// Which entry point of the deployment answers: its HTTP handler, or the model it serves over the
+// Open Inference Protocol.
+enum class HttpEntry { kHandler, kInference };
+
 // The Call for request `seq` of `sink`'s connection. `request` moves into the call and lives until
 // its handler (or its stream) has finished.
 detail::Call make_http_call(std::shared_ptr<AnswerSink> sink, std::uint64_t seq, Request request,
-                            std::shared_ptr<detail::CallContext> context);
+                            std::shared_ptr<detail::CallContext> context, HttpEntry entry = HttpEntry::kHandler);
 
 }  // namespace cserve

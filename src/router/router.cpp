@@ -146,4 +146,10 @@ std::size_t Router::queued() const {
   return live_queued_;
 }
 
+bool Router::serving() const {
+  detail::MutexLock lock(mu_);
+  return !closed_ && std::any_of(replicas_.begin(), replicas_.end(),
+                                 [](const std::shared_ptr<Replica>& r) { return r->accepting(); });
+}
+
 }  // namespace cserve

@@ -44,6 +44,8 @@ class Router : public detail::CallSink, public std::enable_shared_from_this<Rout
   void reopen() CSERVE_EXCLUDES(mu_);
 
   std::size_t queued() const CSERVE_EXCLUDES(mu_);
+  // True when a replica can take calls now (a model is "ready").
+  bool serving() const CSERVE_EXCLUDES(mu_);
 
  private:
   // A queue slot; a call taken out by its cancellation leaves an empty slot behind (run unset)

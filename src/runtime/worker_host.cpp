@@ -193,7 +193,9 @@ class WorkerHost final : public AnswerSink, public std::enable_shared_from_this<
     }
     auto request = wire::decode_request(call.arguments[0]);
     if (auto* f = std::get_if<Failure>(&request)) return server_->fail(id, *f);
-    replica_->execute(make_http_call(shared_from_this(), id, std::move(std::get<Request>(request)), context), [] {});
+    const HttpEntry entry = h.method == kInferenceMethod ? HttpEntry::kInference : HttpEntry::kHandler;
+    replica_->execute(make_http_call(shared_from_this(), id, std::move(std::get<Request>(request)), context, entry),
+                      [] {});
   }
 
   Replica::Done hook_done(std::uint64_t id) {

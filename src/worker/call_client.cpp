@@ -283,11 +283,10 @@ class RemoteCallable final : public detail::ReplicaCallable {
   RemoteCallable(std::shared_ptr<CallClient> client, std::string deployment)
       : client_(std::move(client)), deployment_(std::move(deployment)) {}
 
-  void handle(Request& req, detail::OutcomeCallback done) override {
-    wire::CallHeader h = header_for(deployment_, "__http__", wire::CallKind::kHttp);
-    h.request_id = req.request_id();
-    send(wire::encode_call(h, {wire::encode_request(req)}),
-         std::make_unique<HttpCall>(std::move(done), client_));
+  void handle(Request& req, detail::OutcomeCallback done) override { http(kHandlerMethod, req, std::move(done)); }
+
+  void handle_inference(Request& req, detail::OutcomeCallback done) override {
+    http(kInferenceMethod, req, std::move(done));
   }
 
   void call_method(const std::string& name, Json args, detail::JsonDone done) override {
@@ -328,6 +327,12 @@ class RemoteCallable final : public detail::ReplicaCallable {
   }
 
  private:
+  void http(const char* method, Request& req, detail::OutcomeCallback done) {
+    wire::CallHeader h = header_for(deployment_, method, wire::CallKind::kHttp);
+    h.request_id = req.request_id();
+    send(wire::encode_call(h, {wire::encode_request(req)}), std::make_unique<HttpCall>(std::move(done), client_));
+  }
+
   // A stream call: the producer may send its first item at once (one credit in the header).
   std::shared_ptr<RemoteItems> open(const std::string& name, wire::CallKind kind, std::vector<std::string> args) {
     wire::CallHeader h = header_for(deployment_, name, kind);

@@ -36,6 +36,11 @@ struct Frame;
 enum class FrameType : std::uint8_t;
 }  // namespace wire
 
+// The methods of the two kinds of HTTP call: to the deployment's HTTP entry point, and to the
+// model it serves over the Open Inference Protocol.
+inline constexpr const char* kHandlerMethod = "__http__";
+inline constexpr const char* kInferenceMethod = "__inference__";
+
 class CallClient : public std::enable_shared_from_this<CallClient> {
  public:
   // A call waiting for frames from the peer.

@@ -456,6 +456,28 @@ TEST(Isolation, StreamsThroughHandlesCrossTheBoundary) {
   }
 }
 
+TEST(Isolation, AModelInAWorkerServesTheInferenceProtocol) {
+  Instance serve("applications:\n" + app_yaml("models", "/models", kApps + ":model",
+                                              "      - name: Scaler\n        isolation: process\n"));
+  ASSERT_GT(serve.port, 0) << serve.log();
+  HttpClient c(serve.port);
+  ASSERT_TRUE(test::wait_until([&] { return c.get("/v2/models/scaler/ready").status == 200; }, 20s)) << serve.log();
+  auto r = c.get("/v2/models/scaler");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body)["inputs"][0]["name"], "x");
+  r = c.request("POST", "/v2/models/scaler/infer",
+                R"({"inputs": [{"name": "x", "shape": [3], "datatype": "FP32", "data": [1, 2, 0.5]}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json j = Json::parse(r.body);
+  EXPECT_EQ(j["outputs"][0]["data"], Json::parse("[3, 6, 1.5]"));
+  EXPECT_NE(j["outputs"][1]["data"][0], serve.pid());  // it ran in the worker
+  // The checks run in the worker too, and their errors cross as they are.
+  r = c.request("POST", "/v2/models/scaler/infer",
+                R"({"inputs": [{"name": "x", "shape": [1], "datatype": "INT8", "data": [1]}]})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("input 'x': datatype INT8, the model takes FP32"), std::string::npos) << r.body;
+}
+
 TEST(Isolation, ProcessIsolationOfAnApplicationBuiltInCodeIsAClearError) {
   struct Plain {
     Json operator()() { return "hi"; }

@@ -3,6 +3,7 @@
 // Thread-safety: a ReplicaCallable is used by one replica, on its strand only.
 #pragma once
 
+#include <cserve/detail/inference_http.hpp>
 #include <cserve/detail/item_source.hpp>
 #include <cserve/detail/resumer.hpp>
 #include <cserve/detail/to_response.hpp>
@@ -104,6 +105,9 @@ class ReplicaCallable {
   virtual ~ReplicaCallable() = default;
   // Runs the HTTP handler for `req`, which outlives the call. May finish later (coroutines).
   virtual void handle(Request& req, OutcomeCallback done) = 0;
+  // Answers an Open Inference Protocol request to the model this deployment serves
+  // (/v2/models/...: metadata, readiness, infer); `req` outlives the call.
+  virtual void handle_inference(Request& req, OutcomeCallback done) = 0;
   // Calls a method by name with JSON arguments (untyped handles); `done` gets the result.
   virtual void call_method(const std::string& name, Json args, JsonDone done) = 0;
   // Calls a Stream method by name with JSON arguments; its items as JSON. Throws cserve::Error.
@@ -172,6 +176,7 @@ class CallableFor final : public ReplicaCallable {
  public:
   template <class... Args>
   explicit CallableFor(Args&&... args) : target_(std::forward<Args>(args)...) {
+    if constexpr (ServesModel<T>) model_.emplace(target_.metadata());
     if constexpr (HasRoutes<T>) T::routes(routes_);
     if constexpr (HasMethods<T>) T::methods(methods_);
     if constexpr (NameCallableOperator<T>) {
@@ -201,6 +206,20 @@ class CallableFor final : public ReplicaCallable {
     methods_.call(target_, name, std::move(args), std::move(done));
   }
 
+  void handle_inference(Request& req, OutcomeCallback done) override {
+    auto answer = [done = std::move(done)](Response response, std::exception_ptr error) mutable {
+      done(HandlerOutcome{std::move(response), error, nullptr});
+    };
+    if constexpr (ServesModel<T>) {
+      serve_inference_http(req, *model_, [this](InferRequest r, InferDone d) { infer(std::move(r), std::move(d)); },
+                           std::move(answer));
+    } else {
+      answer({}, std::make_exception_ptr(Error("this deployment serves no model (its class has no metadata() and "
+                                               "infer(cserve::InferRequest))",
+                                               ErrorCode::kNotFound)));
+    }
+  }
+
   void reconfigure(const Json& config) override {
     if constexpr (HasReconfigure<T>) target_.reconfigure(config);
   }
@@ -225,6 +244,32 @@ class CallableFor final : public ReplicaCallable {
   void* object() override { return &target_; }
 
  private:
+  // The model's infer(), a plain function or a coroutine.
+  void infer(InferRequest request, InferDone done) {
+    if constexpr (ServesModel<T>) {
+      using R = decltype(target_.infer(std::move(request)));
+      try {
+        if constexpr (IsTask<R>::value) {
+          R::start_detached(target_.infer(std::move(request)), [done = std::move(done)](auto& promise) mutable {
+            std::optional<InferResponse> response;
+            std::exception_ptr error;
+            try {
+              response.emplace(promise.take());
+            } catch (...) {
+              error = std::current_exception();
+            }
+            done(response ? std::move(*response) : InferResponse{}, error);
+          });
+        } else {
+          InferResponse response = target_.infer(std::move(request));
+          done(std::move(response), nullptr);
+        }
+      } catch (...) {
+        if (done) done({}, std::current_exception());
+      }
+    }
+  }
+
   // A call operator taking JSON-convertible parameters, over HTTP: the body is its one argument,
   // or a JSON array of its arguments when it takes several.
   void handle_json_call(Request& req, OutcomeCallback done) {
@@ -251,6 +296,7 @@ class CallableFor final : public ReplicaCallable {
   }
 
   T target_;
+  std::optional<ModelMetadata> model_;  // a model's metadata, read once at construction
   struct NoRoutes {};
   [[no_unique_address]] std::conditional_t<HasRoutes<T>, Routes<T>, NoRoutes> routes_;
   Methods<T> methods_;

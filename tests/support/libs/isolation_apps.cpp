@@ -308,3 +308,37 @@ CSERVE_APPLICATION(streams, args) {
   (void)args;
   return cserve::deployment<StreamFront>().bind(cserve::deployment<Tokens>().bind());
 }
+
+// ---- A model served over the Open Inference Protocol -----------------------------------------
+
+namespace {
+
+// y = x * k, for any shape of FP32; answers with its pid (INT64) so that tests see where it ran.
+class Scaler {
+ public:
+  explicit Scaler(float k) : k_(k) {}
+  cserve::ModelMetadata metadata() const {
+    return {.inputs = {{"x", cserve::DataType::kFp32, {-1}}},
+            .outputs = {{"y", cserve::DataType::kFp32, {-1}}, {"pid", cserve::DataType::kInt64, {1}}}};
+  }
+  cserve::InferResponse infer(cserve::InferRequest request) {
+    const cserve::Tensor& x = request.input("x");
+    cserve::Tensor y("y", cserve::DataType::kFp32, x.shape());
+    auto in = x.values<float>();
+    auto out = y.mutable_values<float>();
+    for (std::size_t i = 0; i < in.size(); ++i) out[i] = in[i] * k_;
+    cserve::InferResponse r;
+    r.outputs.push_back(std::move(y));
+    r.outputs.push_back(cserve::Tensor::of<std::int64_t>("pid", {1}, {static_cast<std::int64_t>(::getpid())}));
+    return r;
+  }
+
+ private:
+  float k_;
+};
+
+}  // namespace
+
+CSERVE_APPLICATION(model, args) {
+  return cserve::deployment<Scaler>().model_name("scaler").bind(args.value("k", 3.0f));
+}
