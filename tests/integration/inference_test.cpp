@@ -10,6 +10,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -52,6 +53,46 @@ class Doubler {
     r.outputs.push_back(Tensor::of_strings("tag", {rows}, std::vector<std::string>(rows, "doubled")));
     return r;
   }
+};
+
+// The same model with its requests batched: one forward pass over the rows of every request in
+// the batch. Records the batch sizes it saw.
+std::atomic<int> g_largest_batch{0};
+
+class BatchedDoubler {
+ public:
+  ModelMetadata metadata() const {
+    return {.inputs = {{"x", DataType::kFp32, {1, -1}}}, .outputs = {{"y", DataType::kFp32, {1, -1}}}};
+  }
+  Task<InferResponse> infer(InferRequest request) { co_return co_await batch_(std::move(request)); }
+
+ private:
+  std::vector<InferResponse> forward(std::vector<InferRequest> batch) {
+    int largest = g_largest_batch.load();
+    while (static_cast<int>(batch.size()) > largest && !g_largest_batch.compare_exchange_weak(largest, static_cast<int>(batch.size()))) {
+    }
+    std::vector<float> rows;  // the batch's rows, concatenated: one pass over all of them
+    for (const auto& r : batch) {
+      auto x = r.input("x").values<float>();
+      rows.insert(rows.end(), x.begin(), x.end());
+    }
+    for (auto& v : rows) v *= 2;
+    std::vector<InferResponse> out;
+    std::size_t at = 0;
+    for (const auto& r : batch) {
+      const auto& shape = r.input("x").shape();
+      const auto n = static_cast<std::size_t>(shape[1]);
+      InferResponse response;
+      response.outputs.push_back(
+          Tensor::of<float>("y", shape, std::vector<float>(rows.begin() + at, rows.begin() + at + n)));
+      at += n;
+      out.push_back(std::move(response));
+    }
+    return out;
+  }
+
+  Batcher<InferRequest, InferResponse> batch_{{.max_batch_size = 8, .batch_wait_timeout = std::chrono::milliseconds(200)},
+                                              [this](std::vector<InferRequest> b) { return forward(std::move(b)); }};
 };
 
 struct CurlResult {
@@ -259,6 +300,35 @@ TEST_F(Inference, BadInputIsA400NamingTheTensorAndUnknownModelsA404) {
   r = curl("-X POST --data-binary @" + file + " " + quoted(base_ + "/v2/models/doubler/infer"));
   std::filesystem::remove(file);
   EXPECT_EQ(r.status, 413);
+}
+
+TEST(InferenceBatching, RequestsToABatchedModelShareOneForwardPass) {
+  Serve serve = test::start_local();
+  serve.run(deployment<BatchedDoubler>().max_ongoing_requests(16).bind(), RunOptions{.name = "batched"});
+  const std::string url = "http://127.0.0.1:" + std::to_string(serve.http_port()) + "/v2/models/BatchedDoubler/infer";
+  // Eight clients at once, each with its own row; every answer is its own row doubled.
+  const std::string dir = std::filesystem::temp_directory_path() / ("cserve_batch_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string script;
+  for (int i = 0; i < 8; ++i) {
+    const Json body{{"inputs", Json::array({{{"name", "x"}, {"shape", {1, 2}}, {"datatype", "FP32"},
+                                             {"data", {i, 10 * i}}}})}};
+    script += "curl -s -S -o " + dir + "/" + std::to_string(i) + " --data-binary " + quoted(body.dump()) + " " +
+              quoted(url) + " & ";
+  }
+  script += "wait";
+  g_largest_batch = 0;
+  ASSERT_EQ(std::system(script.c_str()), 0);
+  for (int i = 0; i < 8; ++i) {
+    std::ifstream in(dir + "/" + std::to_string(i));
+    std::stringstream s;
+    s << in.rdbuf();
+    Json j = Json::parse(s.str(), nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << s.str();
+    EXPECT_EQ(j["outputs"][0]["data"], Json::array({2.0 * i, 20.0 * i})) << s.str();
+  }
+  std::filesystem::remove_all(dir);
+  EXPECT_GT(g_largest_batch.load(), 1) << "eight requests at once never shared a batch";
 }
 
 }  // namespace

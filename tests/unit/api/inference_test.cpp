@@ -44,7 +44,7 @@ TEST(InferenceTypes, TensorsCheckTheirBytesAgainstTheirShape) {
   Tensor s = Tensor::of_strings("s", {2}, {"ab", ""});
   ASSERT_EQ(s.strings().size(), 2u);
   EXPECT_EQ(s.strings()[0], "ab");
-  EXPECT_NE(error_of([] { Tensor::from_bytes("c", DataType::kBytes, {1}, std::string("\x05\x00\x00\x00ab", 6)); })
+  EXPECT_NE(error_of([] { Tensor::from_bytes("c", DataType::kBytes, {1}, std::string("\x05\x00\x00\x00" "ab", 6)); })
                 .find("malformed elements"),
             std::string::npos);
   EXPECT_NE(error_of([] { Tensor("d", DataType::kFp32, {-1}); }).find("negative dimension"), std::string::npos);
