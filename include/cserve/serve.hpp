@@ -44,6 +44,16 @@ struct AdminOptions {
   std::string token;  // bearer token every request must carry; required off loopback
 };
 
+// The gRPC ingress (docs/grpc.md): the Open Inference Protocol's inference.GRPCInferenceService
+// and the applications' own gRPC methods, on one port. Off unless enabled (in a config file:
+// a grpc_options section turns it on).
+struct GrpcOptions {
+  bool enabled = false;
+  std::string host = "127.0.0.1";
+  int port = 9000;                            // 0 = any free port (see Serve::grpc_port)
+  std::size_t max_message_bytes = 10u << 20;  // a larger request message: RESOURCE_EXHAUSTED
+};
+
 // Logs of the whole process (docs/operations.md). Unset fields keep what the environment says
 // (CSERVE_LOG_LEVEL, CSERVE_LOG_ENCODING, CSERVE_ACCESS_LOG), else the defaults shown.
 struct LoggingOptions {
@@ -55,6 +65,7 @@ struct LoggingOptions {
 struct ServeOptions {
   HttpOptions http;
   AdminOptions admin;
+  GrpcOptions grpc;
   LoggingOptions logging;
   bool http_enabled = true;        // false: no proxy (handles only)
   int worker_threads = 0;          // threads running replica code; 0 = one per core (at least 2)
@@ -124,6 +135,8 @@ class Serve {
   const std::string& http_host() const;
   int http_port() const;   // the bound port (useful with port 0)
   int admin_port() const;  // the admin API's bound port; 0 when it is off
+  const std::string& grpc_host() const;
+  int grpc_port() const;   // the gRPC ingress's bound port; 0 when it is off
 
  private:
   struct Target {

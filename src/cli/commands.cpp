@@ -90,6 +90,7 @@ Serve start_runtime(ServeOptions o) {
 void announce(const Serve& s, std::ostream& out) {
   out << "listening on http://" << s.http_host() << ":" << s.http_port() << "\n"
       << "admin API on http://" << "127.0.0.1" << ":" << s.admin_port() << "\n";
+  if (s.grpc_port() != 0) out << "gRPC on " << s.grpc_host() << ":" << s.grpc_port() << "\n";
   out.flush();
 }
 

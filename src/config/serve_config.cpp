@@ -127,6 +127,20 @@ void check_http(const Checker& c, const Json& j) {
   if (j.contains("keep_alive_timeout_s")) c.number(j["keep_alive_timeout_s"], p + ".keep_alive_timeout_s", 0);
 }
 
+void check_grpc(const Checker& c, const Json& j) {
+  const std::string p = "grpc_options";
+  c.object(j, p, {"host", "port", "max_message_bytes"});
+  if (j.contains("host")) c.string(j["host"], p + ".host");
+  if (j.contains("port")) {
+    c.number(j["port"], p + ".port", 0, true);
+    if (j["port"].get<long long>() > 65535) c.fail(p + ".port", "must be <= 65535");
+  }
+  if (j.contains("max_message_bytes")) {
+    c.number(j["max_message_bytes"], p + ".max_message_bytes", 1, true);
+    if (j["max_message_bytes"].get<double>() > 2147483647.0) c.fail(p + ".max_message_bytes", "must be <= 2147483647");
+  }
+}
+
 void check_logging(const Checker& c, const Json& j, const std::string& p) {
   c.object(j, p, {"log_level", "encoding", "enable_access_log"});
   if (j.contains("log_level")) {
@@ -201,12 +215,16 @@ void check_deployment(const Checker& c, const Json& j, const std::string& p) {
 }
 
 ServeConfig check(const Json& root, const Checker& c) {
-  c.object(root, "", {"http_options", "logging_config", "applications"});
+  c.object(root, "", {"http_options", "grpc_options", "logging_config", "applications"});
   ServeConfig out;
   out.source = root;
   if (root.contains("http_options")) {
     check_http(c, root["http_options"]);
     out.http_options = root["http_options"];
+  }
+  if (root.contains("grpc_options")) {
+    check_grpc(c, root["grpc_options"]);
+    out.grpc_options = root["grpc_options"];
   }
   if (root.contains("logging_config")) {
     check_logging(c, root["logging_config"], "logging_config");
@@ -323,6 +341,13 @@ ServeOptions apply_runtime_options(const ServeConfig& c, ServeOptions base) {
   if (h.contains("port")) base.http.port = h["port"];
   if (h.contains("request_timeout_s")) base.http.request_timeout_s = h["request_timeout_s"].get<double>();
   if (h.contains("keep_alive_timeout_s")) base.http.keep_alive_timeout_s = h["keep_alive_timeout_s"];
+  if (c.grpc_options.is_object()) {  // the section turns gRPC on
+    const Json& g = c.grpc_options;
+    base.grpc.enabled = true;
+    if (g.contains("host")) base.grpc.host = g["host"];
+    if (g.contains("port")) base.grpc.port = g["port"];
+    if (g.contains("max_message_bytes")) base.grpc.max_message_bytes = g["max_message_bytes"].get<std::size_t>();
+  }
   const Json& l = c.logging_config;
   if (l.contains("log_level")) base.logging.log_level = l["log_level"].get<std::string>();
   if (l.contains("encoding")) base.logging.encoding = l["encoding"].get<std::string>();

@@ -39,6 +39,7 @@ struct AppConfig {
 
 struct ServeConfig {
   Json http_options = Json::object();    // validated; applied by start()
+  Json grpc_options;                     // validated; null when the config has none (gRPC off)
   Json logging_config = Json::object();  // validated
   std::vector<AppConfig> applications;
   Json source;  // the whole config as JSON (what the admin API stores and `cserve config` shows)
@@ -49,7 +50,7 @@ ServeConfig parse_yaml_config(const std::string& text, const std::string& source
 // Throws ConfigError("<path>: <what>").
 ServeConfig parse_json_config(const Json& config);
 
-// The http_options and logging_config of `c` over `base`.
+// The http_options, grpc_options and logging_config of `c` over `base`.
 ServeOptions apply_runtime_options(const ServeConfig& c, ServeOptions base);
 
 // Loads each application's library, runs its builder with its args and applies the deployment

@@ -37,6 +37,14 @@ void validate(const ServeOptions& o) {
   }
   if (!positive(o.control_loop_period_s)) throw ConfigError("control_loop_period_s must be > 0");
   if (auto e = validate_admin(o.admin)) throw ConfigError(*e);
+  if (o.grpc.port < 0 || o.grpc.port > 65535) throw ConfigError("grpc.port must be 0..65535");
+  if (o.grpc.max_message_bytes == 0 || o.grpc.max_message_bytes > (1u << 31) - 1) {
+    throw ConfigError("grpc.max_message_bytes must be 1..2147483647");
+  }
+  if (o.grpc.enabled && o.http_enabled && o.grpc.port != 0 && o.grpc.port == o.http.port &&
+      o.grpc.host == o.http.host) {
+    throw ConfigError("grpc.port " + std::to_string(o.grpc.port) + " is the HTTP port: give gRPC a port of its own");
+  }
   log::Level level;
   if (o.logging.log_level && !log::parse_level(*o.logging.log_level, level)) {
     throw ConfigError("logging.log_level must be DEBUG, INFO, WARNING, ERROR or OFF, got '" +
@@ -78,6 +86,10 @@ Runtime::Runtime(ServeOptions options) : options_(std::move(options)) {
     proxy_ = std::make_unique<HttpProxy>(options_.http);
     proxy_->start();
   }
+  if (options_.grpc.enabled) {
+    grpc_ = std::make_unique<GrpcIngress>(options_.grpc);
+    grpc_->start();
+  }
   local_launcher_ = std::make_unique<LocalLauncher>(*pool_);
   launcher_ = std::make_unique<IsolatingLauncher>(
       *local_launcher_, options_.worker_binary.empty() ? default_worker_binary() : options_.worker_binary);
@@ -85,7 +97,9 @@ Runtime::Runtime(ServeOptions options) : options_(std::move(options)) {
   copts.nodes.push_back(local_node(options_));
   copts.loop_period = seconds_to_duration(options_.control_loop_period_s);
   controller_ = std::make_unique<Controller>(
-      std::move(copts), *launcher_, clock_, [proxy = proxy_.get()](std::shared_ptr<const RouteTable> t) {
+      std::move(copts), *launcher_, clock_,
+      [proxy = proxy_.get(), grpc = grpc_.get()](std::shared_ptr<const RouteTable> t) {
+        if (grpc) grpc->set_routes(t);
         if (proxy) proxy->set_routes(std::move(t));
       });
   controller_->start();
@@ -124,6 +138,13 @@ void Runtime::deploy_config(const Json& config) {
       (h.contains("port") && h["port"] != 0 && h["port"] != http_port())) {
     throw ConfigError("http_options: host and port cannot change on a running instance (it serves " +
                       options_.http.host + ":" + std::to_string(http_port()) + ")");
+  }
+  const Json& g = parsed.grpc_options;
+  if (g.is_object() && (!grpc_ || (g.contains("host") && g["host"] != options_.grpc.host) ||
+                        (g.contains("port") && g["port"] != 0 && g["port"] != grpc_port()))) {
+    throw ConfigError(grpc_ ? "grpc_options: host and port cannot change on a running instance (it serves gRPC on " +
+                                  options_.grpc.host + ":" + std::to_string(grpc_port()) + ")"
+                            : "grpc_options: this instance was started without gRPC; restart it with grpc_options");
   }
   auto apps = build_applications(parsed);  // loads and builds everything before changing anything
   std::vector<AppSpec> specs;
@@ -220,6 +241,7 @@ void Runtime::shutdown() {
   // Requests in flight get as long as the deployments' graceful_shutdown_timeout_s allows; those
   // still running then are cancelled, so that their coroutines unwind before replicas stop.
   if (proxy_) proxy_->drain(controller_->drain_budget());
+  if (grpc_) grpc_->stop(controller_->drain_budget());
   controller_->shutdown(timeout);
   pool_->stop();
   if (proxy_) proxy_->stop();
@@ -248,8 +270,10 @@ Serve::Target Serve::target(const std::string& app, const std::optional<std::str
 void Serve::wait(const std::function<void()>& on_waiting) { runtime_->wait(on_waiting); }
 void Serve::shutdown() { runtime_->shutdown(); }
 const std::string& Serve::http_host() const { return runtime_->http_host(); }
+const std::string& Serve::grpc_host() const { return runtime_->grpc_host(); }
 int Serve::http_port() const { return runtime_->http_port(); }
 int Serve::admin_port() const { return runtime_->admin_port(); }
+int Serve::grpc_port() const { return runtime_->grpc_port(); }
 
 Serve start(const ServeOptions& options) {
   return Serve(std::make_unique<detail::Runtime>(options));

@@ -12,6 +12,7 @@
 #include "common/worker_pool.hpp"
 #include "admin/admin_api.hpp"
 #include "controller/controller.hpp"
+#include "grpc/grpc_ingress.hpp"
 #include "proxy/http_proxy.hpp"
 #include "replica/launcher.hpp"
 
@@ -51,8 +52,10 @@ class Runtime {
   // process isolation where a worker cannot build the deployment. Throws ConfigError.
   std::vector<DeploymentDef> resolve_isolation(std::vector<DeploymentDef> defs) const;
   const std::string& http_host() const { return options_.http.host; }
+  const std::string& grpc_host() const { return options_.grpc.host; }
   int http_port() const { return proxy_ ? proxy_->port() : 0; }
   int admin_port() const { return admin_ ? admin_->port() : 0; }
+  int grpc_port() const { return grpc_ ? grpc_->port() : 0; }
 
  private:
   // Constant after construction (the components are made by the constructor and live until the
@@ -63,6 +66,7 @@ class Runtime {
   std::unique_ptr<LocalLauncher> local_launcher_;
   std::unique_ptr<ReplicaLauncher> launcher_;  // threads or worker processes, per deployment
   std::unique_ptr<HttpProxy> proxy_;
+  std::unique_ptr<GrpcIngress> grpc_;
   std::unique_ptr<Controller> controller_;
   std::unique_ptr<AdminApi> admin_api_;
   std::unique_ptr<HttpProxy> admin_;

@@ -1,0 +1,29 @@
+// model_calls.hpp — gRPC calls as cserve calls: a detail::Call that runs a REST-form request on
+// the replica of a model's deployment (handle_inference), or a method by name with the message's
+// bytes as its one argument (call_encoded). The answer — or the Failure — reaches `done` exactly
+// once: on the replica's thread, or on whichever thread rejects the call (queue full, cancelled,
+// deployment gone).
+// Thread-safety: the functions may be called from any thread.
+#pragma once
+
+#include "router/router.hpp"
+
+#include <cserve/detail/call_context.hpp>
+#include <cserve/detail/unique_function.hpp>
+#include <cserve/error.hpp>
+#include <cserve/http.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace cserve::grpc_ingress {
+
+using ModelAnswer = detail::UniqueFunction<void(Response answer, std::optional<Failure> failure)>;
+void call_model(Router& router, Request request, std::shared_ptr<detail::CallContext> context, ModelAnswer done);
+
+using MethodAnswer = detail::UniqueFunction<void(std::string result, std::optional<Failure> failure)>;
+void call_method(Router& router, std::string method, std::string message, std::shared_ptr<detail::CallContext> context,
+                 MethodAnswer done);
+
+}  // namespace cserve::grpc_ingress
