@@ -8,7 +8,8 @@ packages=(
   libboost-dev libboost-system-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev libcli11-dev
-  curl
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  curl python3-grpcio python3-grpc-tools
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk python3-fastapi python3-uvicorn)

@@ -31,6 +31,15 @@ void add_serve_options(CLI::App* cmd, cserve::ServeOptions& o) {
       ->check(CLI::Range(0, 65535));
   cmd->add_option("--token", o.admin.token, "bearer token the admin API requires (needed off loopback)")
       ->envname("CSERVE_ADMIN_TOKEN");
+  cmd->add_option_function<int>(
+         "--grpc-port",
+         [&o](int port) {
+           o.grpc.enabled = true;
+           o.grpc.port = port;
+         },
+         "serve gRPC (the Open Inference Protocol and the applications' methods) on this port (0: any free port)")
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--grpc-host", o.grpc.host, "address the gRPC ingress binds")->capture_default_str();
   cmd->add_option_function<double>(
          "--cpus", [&o](double v) { o.cpus = v; }, "CPUs this node offers to replicas (default: the core count)")
       ->check(CLI::NonNegativeNumber);

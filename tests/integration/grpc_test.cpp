@@ -6,19 +6,14 @@
 
 #include "support/http_client.hpp"
 #include "support/local_serve.hpp"
+#include "support/oip_client.hpp"
 #include "support/wait.hpp"
 
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
-#include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -107,21 +102,8 @@ class Other {
   Json operator()() { return "other"; }
 };
 
-std::string hex(const std::string& bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
-}
-
-template <class T>
-std::string bytes_of(const std::vector<T>& v) {
-  std::string out(v.size() * sizeof(T), '\0');
-  std::memcpy(out.data(), v.data(), out.size());
-  return out;
+std::string bytes_of(const std::vector<float>& v) {
+  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
 }
 
 std::string bytes_elements(const std::vector<std::string>& v) {
@@ -150,40 +132,19 @@ class Grpc : public ::testing::Test {
     serve_.run(deployment<Slow>().model_name("slow").bind(), RunOptions{.name = "slow", .route_prefix = "/slow"});
   }
 
-  // Runs the Python client over `ops`; one result per operation.
-  Json client(const Json& ops) {
-    const auto dir = std::filesystem::temp_directory_path();
-    const std::string tag = std::to_string(::getpid()) + "_" + std::to_string(runs_++);
-    const std::string in = dir / ("cserve_grpc_" + tag + ".json");
-    const std::string out = dir / ("cserve_grpc_" + tag + ".out");
-    std::ofstream(in) << ops.dump();
-    const std::string command = "/usr/bin/python3 " + std::string(CSERVE_SOURCE_DIR) + "/tests/grpc/oip_client.py " +
-                                CSERVE_SOURCE_DIR + "/proto " + std::to_string(serve_.grpc_port()) + " < " + in +
-                                " > " + out;
-    const int rc = std::system(command.c_str());
-    std::ifstream result(out);
-    std::stringstream s;
-    s << result.rdbuf();
-    std::filesystem::remove(in);
-    std::filesystem::remove(out);
-    EXPECT_EQ(rc, 0) << command << "\n" << s.str();
-    Json j = Json::parse(s.str(), nullptr, /*allow_exceptions=*/false);
-    EXPECT_TRUE(j.is_array() && j.size() == ops.size()) << s.str();
-    return j.is_array() ? j : Json::array();
-  }
+  Json client(const Json& ops) { return test::run_oip_client(serve_.grpc_port(), ops); }
   Json one(const Json& op) {
     Json r = client(Json::array({op}));
     return r.empty() ? Json::object() : r[0];
   }
 
   Serve serve_ = test::start_local(options());
-  int runs_ = 0;
 };
 
 Json infer_x(const std::vector<float>& x, std::vector<std::int64_t> shape) {
   return {{"op", "infer"},
           {"model", "doubler"},
-          {"inputs", Json::array({{{"name", "x"}, {"datatype", "FP32"}, {"shape", shape}, {"raw", hex(bytes_of(x))}}})}};
+          {"inputs", Json::array({{{"name", "x"}, {"datatype", "FP32"}, {"shape", shape}, {"raw", test::hex_of_values(x)}}})}};
 }
 
 TEST_F(Grpc, ServerAndModelMetadataAndHealth) {
@@ -241,15 +202,15 @@ TEST_F(Grpc, InferWithRawAndTypedTensorsAnswersAsOverRest) {
   EXPECT_EQ(r[0]["outputs"], Json::parse(R"([{"name": "y", "datatype": "FP32", "shape": [2, 4]},
                                               {"name": "norm", "datatype": "FP64", "shape": [2]},
                                               {"name": "tag", "datatype": "BYTES", "shape": [2]}])"));
-  EXPECT_EQ(r[0]["raw"][0], hex(bytes_of(std::vector<float>{2, 4, 6, 8, 1, -2, 0, 4})));
-  EXPECT_EQ(r[0]["raw"][1], hex(bytes_of(std::vector<double>{30, 5.25})));
-  EXPECT_EQ(r[0]["raw"][2], hex(bytes_elements({"doubled", "doubled"})));
+  EXPECT_EQ(r[0]["raw"][0], test::hex_of_values(std::vector<float>{2, 4, 6, 8, 1, -2, 0, 4}));
+  EXPECT_EQ(r[0]["raw"][1], test::hex_of_values(std::vector<double>{30, 5.25}));
+  EXPECT_EQ(r[0]["raw"][2], test::hex_of(bytes_elements({"doubled", "doubled"})));
   ASSERT_EQ(r[1]["code"], "OK") << r[1];
   EXPECT_EQ(r[1]["raw"], r[0]["raw"]);
   EXPECT_FALSE(r[1]["initial_metadata"].value("x-request-id", "").empty());  // cserve made one
   ASSERT_EQ(r[2]["code"], "OK") << r[2];
   EXPECT_EQ(r[2]["outputs"].size(), 1u);
-  EXPECT_EQ(r[2]["raw"], Json::array({hex(bytes_elements({"doubled", "doubled"}))}));
+  EXPECT_EQ(r[2]["raw"], Json::array({test::hex_of(bytes_elements({"doubled", "doubled"}))}));
 
   // The same request over REST with binary tensors: the same bytes.
   const std::string header =
@@ -260,7 +221,7 @@ TEST_F(Grpc, InferWithRawAndTypedTensorsAnswersAsOverRest) {
                            {{"Inference-Header-Content-Length", std::to_string(header.size())}});
   ASSERT_EQ(rest.status, 200) << rest.body;
   const std::size_t json_size = std::stoul(rest.header("inference-header-content-length"));
-  EXPECT_EQ(hex(rest.body.substr(json_size)),
+  EXPECT_EQ(test::hex_of(rest.body.substr(json_size)),
             r[0]["raw"][0].get<std::string>() + r[0]["raw"][1].get<std::string>() + r[0]["raw"][2].get<std::string>());
 }
 
@@ -278,8 +239,8 @@ TEST_F(Grpc, TypedContentsOfEveryKindCrossBothWays) {
   Json r = client(Json::array({op, out_of_range, wrong_field}));
   ASSERT_EQ(r.size(), 3u);
   ASSERT_EQ(r[0]["code"], "OK") << r[0];
-  EXPECT_EQ(r[0]["raw"], Json::array({hex(bytes_of(std::vector<std::int8_t>{-128, 0, 127})),
-                                      hex(bytes_of(std::vector<std::uint16_t>{0, 65535})), hex(bytes_elements({"a", ""})),
+  EXPECT_EQ(r[0]["raw"], Json::array({test::hex_of_values(std::vector<std::int8_t>{-128, 0, 127}),
+                                      test::hex_of_values(std::vector<std::uint16_t>{0, 65535}), test::hex_of(bytes_elements({"a", ""})),
                                       "0100"}));
   EXPECT_EQ(r[1]["code"], "INVALID_ARGUMENT");
   EXPECT_NE(r[1]["details"].get<std::string>().find("input 'i8': element 0 (-129) is out of range"), std::string::npos)
@@ -320,7 +281,7 @@ TEST_F(Grpc, BadInputIsAnErrorNamingTheTensor) {
 TEST_F(Grpc, ClientCancellationAndDeadlineReachTheModel) {
   Json slow{{"op", "infer"},
             {"model", "slow"},
-            {"inputs", Json::array({{{"name", "x"}, {"datatype", "FP32"}, {"shape", {1}}, {"raw", hex(bytes_of(std::vector<float>{1}))}}})}};
+            {"inputs", Json::array({{{"name", "x"}, {"datatype", "FP32"}, {"shape", {1}}, {"raw", test::hex_of_values(std::vector<float>{1})}}})}};
   Json cancelled = slow;
   cancelled["cancel_after"] = 0.5;
   Json r = one(cancelled);
@@ -339,7 +300,7 @@ TEST_F(Grpc, ApplicationsServeTheirOwnMethodsByFullName) {
   serve_.run(deployment<Other>().bind(), RunOptions{.name = "other", .route_prefix = "/other"});
   const Json app = {{"application", "greeter"}};
   Json r = client(Json::array({
-      {{"op", "method"}, {"method", "/test.Greeter/Reverse"}, {"message", hex("abc\x01")}, {"metadata", app}},
+      {{"op", "method"}, {"method", "/test.Greeter/Reverse"}, {"message", test::hex_of("abc\x01")}, {"metadata", app}},
       {{"op", "method"}, {"method", "/test.Greeter/Reverse"}, {"message", ""}, {"metadata", app}},
       {{"op", "method"}, {"method", "/test.Greeter/Refuse"}, {"message", "00"}, {"metadata", app}},
       {{"op", "method"}, {"method", "/test.Greeter/Nope"}, {"message", "00"}, {"metadata", app}},
@@ -347,7 +308,7 @@ TEST_F(Grpc, ApplicationsServeTheirOwnMethodsByFullName) {
       {{"op", "method"}, {"method", "/test.Greeter/Reverse"}, {"message", "00"}, {"metadata", {{"application", "zz"}}}},
   }));
   ASSERT_EQ(r.size(), 6u);
-  EXPECT_EQ(r[0], Json({{"code", "OK"}, {"message", hex("\x01" "cba")}}));
+  EXPECT_EQ(r[0], Json({{"code", "OK"}, {"message", test::hex_of("\x01" "cba")}}));
   EXPECT_EQ(r[1], Json({{"code", "OK"}, {"message", ""}}));
   EXPECT_EQ(r[2]["code"], "INVALID_ARGUMENT");
   EXPECT_EQ(r[2]["details"], "not this one");

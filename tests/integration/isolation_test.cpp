@@ -5,6 +5,7 @@
 
 #include "support/cli.hpp"
 #include "support/http_client.hpp"
+#include "support/oip_client.hpp"
 #include "support/load.hpp"
 #include "support/process.hpp"
 #include "support/prometheus.hpp"
@@ -58,6 +59,9 @@ class Instance {
     if (auto line = process_->wait_for_line("admin API on http://", 10s)) {
       admin_port = std::stoi(line->substr(line->rfind(':') + 1));
     }
+    if (yaml.find("grpc_options:") != std::string::npos) {
+      if (auto line = process_->wait_for_line("gRPC on ", 10s)) grpc_port = std::stoi(line->substr(line->rfind(':') + 1));
+    }
   }
   ~Instance() {
     process_->signal(SIGTERM);
@@ -85,6 +89,7 @@ class Instance {
 
   int port = -1;
   int admin_port = -1;
+  int grpc_port = -1;
 
  private:
   std::filesystem::path dir_;
@@ -457,8 +462,8 @@ TEST(Isolation, StreamsThroughHandlesCrossTheBoundary) {
 }
 
 TEST(Isolation, AModelInAWorkerServesTheInferenceProtocol) {
-  Instance serve("applications:\n" + app_yaml("models", "/models", kApps + ":model",
-                                              "      - name: Scaler\n        isolation: process\n"));
+  Instance serve("grpc_options:\n  port: 0\napplications:\n" +
+                 app_yaml("models", "/models", kApps + ":model", "      - name: Scaler\n        isolation: process\n"));
   ASSERT_GT(serve.port, 0) << serve.log();
   HttpClient c(serve.port);
   ASSERT_TRUE(test::wait_until([&] { return c.get("/v2/models/scaler/ready").status == 200; }, 20s)) << serve.log();
@@ -476,6 +481,24 @@ TEST(Isolation, AModelInAWorkerServesTheInferenceProtocol) {
                 R"({"inputs": [{"name": "x", "shape": [1], "datatype": "INT8", "data": [1]}]})");
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("input 'x': datatype INT8, the model takes FP32"), std::string::npos) << r.body;
+
+  // The same model over gRPC (the config's grpc_options turned it on).
+  ASSERT_GT(serve.grpc_port, 0) << serve.log();
+  const std::string hex = test::hex_of_values(std::vector<float>{1, 2, 0.5f});
+  Json infer{{"op", "infer"}, {"model", "scaler"},
+             {"inputs", Json::array({{{"name", "x"}, {"datatype", "FP32"}, {"shape", {3}}, {"raw", hex}}})}};
+  Json bad = infer;
+  bad["inputs"][0]["datatype"] = "INT8";
+  bad["inputs"][0]["shape"] = {12};  // the same 12 bytes: the datatype is what is wrong
+  Json g = test::run_oip_client(serve.grpc_port, Json::array({infer, bad}));
+  ASSERT_EQ(g.size(), 2u);
+  ASSERT_EQ(g[0]["code"], "OK") << g[0];
+  EXPECT_EQ(g[0]["outputs"][0]["name"], j["outputs"][0]["name"]);
+  EXPECT_EQ(g[0]["raw"][0], test::hex_of_values(std::vector<float>{3, 6, 1.5f}));
+  EXPECT_EQ(g[1]["code"], "INVALID_ARGUMENT");
+  EXPECT_NE(g[1]["details"].get<std::string>().find("input 'x': datatype INT8, the model takes FP32"),
+            std::string::npos)
+      << g[1];
 }
 
 TEST(Isolation, ProcessIsolationOfAnApplicationBuiltInCodeIsAClearError) {

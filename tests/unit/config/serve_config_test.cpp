@@ -67,6 +67,28 @@ TEST(ServeConfig, ErrorsNameTheFieldAndLine) {
             std::string::npos);
 }
 
+TEST(ServeConfig, AGrpcOptionsSectionTurnsGrpcOn) {
+  ServeOptions off = apply_runtime_options(parse_yaml_config("applications: []\n", "serve.yaml"), {});
+  EXPECT_FALSE(off.grpc.enabled);
+  ServeOptions defaults = apply_runtime_options(parse_yaml_config("grpc_options: {}\napplications: []\n", "serve.yaml"), {});
+  EXPECT_TRUE(defaults.grpc.enabled);
+  EXPECT_EQ(defaults.grpc.port, 9000);
+  ServeOptions set = apply_runtime_options(
+      parse_yaml_config("grpc_options:\n  host: 0.0.0.0\n  port: 9100\n  max_message_bytes: 1048576\napplications: []\n",
+                        "serve.yaml"),
+      {});
+  EXPECT_TRUE(set.grpc.enabled);
+  EXPECT_EQ(set.grpc.host, "0.0.0.0");
+  EXPECT_EQ(set.grpc.port, 9100);
+  EXPECT_EQ(set.grpc.max_message_bytes, 1u << 20);
+  EXPECT_EQ(error_of("grpc_options:\n  port: 70000\napplications: []\n"), "serve.yaml:2: grpc_options.port: must be <= 65535");
+  EXPECT_EQ(error_of("grpc_options:\n  max_message_bytes: 0\napplications: []\n"),
+            "serve.yaml:2: grpc_options.max_message_bytes: must be >= 1");
+  EXPECT_EQ(error_of("grpc_options:\n  grpc_servicer_functions: [a.b]\napplications: []\n"),
+            "serve.yaml:2: grpc_options.grpc_servicer_functions: unknown key 'grpc_servicer_functions' (known: host, "
+            "max_message_bytes, port)");
+}
+
 TEST(ServeConfig, JsonConfigsNameTheFieldWithoutALine) {
   try {
     parse_json_config(Json::parse(R"({"applications": [{"name": "a", "import_path": "x.so:a", "deployments": [{"name": "A", "num_replicas": "many"}]}]})"));
