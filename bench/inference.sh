@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# bench/inference: the Open Inference Protocol over REST, JSON tensors against binary tensor data,
-# for a small tensor (4 FP32) and a 1 MiB one (262144 FP32), in one run. wrk drives POST
-# /v2/models/doubler/infer at 64 keep-alive connections (and 1, for the latency of one request).
+# bench/inference: the Open Inference Protocol over REST (JSON tensors and binary tensor data) and
+# over gRPC (raw_input_contents), for a small tensor (4 FP32) and a 1 MiB one (262144 FP32), in
+# one run against one server. wrk drives POST /v2/models/doubler/infer, and grpc_infer_load
+# (bench/grpc_infer_load.cpp) ModelInfer, at 64 connections (and 1, for the latency of one
+# request); each connection keeps one request in flight.
 #
 #   ./bench/inference.sh [DURATION_SECONDS]
 # Prints a Markdown table: requests/s, p50, p99, and the MB/s of tensor data in.
@@ -17,10 +19,11 @@ cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; 
 trap cleanup EXIT
 
 log=$work/serve.log
-CSERVE_ACCESS_LOG=0 "$build/cserve" run "$lib:doubler" --http-port 0 --admin-port 0 --cpus 8 >"$log" 2>/dev/null &
+CSERVE_ACCESS_LOG=0 "$build/cserve" run "$lib:doubler" --http-port 0 --admin-port 0 --grpc-port 0 --cpus 8 >"$log" 2>/dev/null &
 pid=$!
-for _ in $(seq 1 200); do grep -q "listening on" "$log" && break; sleep 0.05; done
+for _ in $(seq 1 200); do grep -q "gRPC on" "$log" && break; sleep 0.05; done
 port=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$log" | grep -o '[0-9]*$')
+grpc_port=$(grep -o 'gRPC on [0-9.]*:[0-9]*' "$log" | grep -o '[0-9]*$')
 url="http://127.0.0.1:$port/v2/models/doubler/infer"
 
 # script NAME ELEMENTS BINARY: a wrk script posting an FP32 tensor of ELEMENTS values, as JSON
@@ -63,7 +66,12 @@ for elements in 4 262144; do
     for conns in 1 64; do
       read -r rps p50 p99 <<<"$(measure "$s" "$conns")"
       mbs=$(awk -v r="$rps" -v n="$elements" 'BEGIN { printf "%.1f", r * n * 4 / 1e6 }')
-      echo "| $( ((elements == 4)) && echo "4 FP32" || echo "1 MiB (262144 FP32)") | $( ((binary)) && echo binary || echo JSON) | $conns | $rps | $p50 | $p99 | $mbs |"
+      echo "| $( ((elements == 4)) && echo "4 FP32" || echo "1 MiB (262144 FP32)") | REST $( ((binary)) && echo binary || echo JSON) | $conns | $rps | $p50 | $p99 | $mbs |"
     done
+  done
+  for conns in 1 64; do
+    read -r rps p50 p99 <<<"$("$build/bench/grpc_infer_load" "$grpc_port" "$conns" "$duration" "$elements")"
+    mbs=$(awk -v r="$rps" -v n="$elements" 'BEGIN { printf "%.1f", r * n * 4 / 1e6 }')
+    echo "| $( ((elements == 4)) && echo "4 FP32" || echo "1 MiB (262144 FP32)") | gRPC raw | $conns | $rps | $p50 | $p99 | $mbs |"
   done
 done

@@ -83,9 +83,11 @@ class HttpError : public Error {
       : Error(message, code_for_status(status)), status_(status), headers_(std::move(headers)) {}
   int status() const { return status_; }
   const Headers& headers() const { return headers_; }
+  // The reason code an error status stands for (404 kNotFound, 503 kUnavailable, other 4xx
+  // kInvalidArgument, other 5xx kInternal, ...).
+  static ErrorCode code_for_status(int status);
 
  private:
-  static ErrorCode code_for_status(int status);
 
   int status_;
   Headers headers_;

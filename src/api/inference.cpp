@@ -488,7 +488,7 @@ void serve_inference_http(const Request& req, const ModelMetadata& metadata, Inf
       throw Error("model '" + path.model + "' has no version '" + path.version + "'", ErrorCode::kNotFound);
     }
     if (path.action.empty() || path.action == "ready") {
-      if (req.method() != "GET") throw HttpError(405, "use GET for " + req.full_path());
+      if (req.method() != "GET" && req.method() != "HEAD") throw HttpError(405, "use GET for " + req.full_path());
       return done(path.action.empty() ? Response::json(metadata_json(path.model, metadata)) : Response::text("", 200),
                   nullptr);
     }

@@ -23,17 +23,7 @@ grpc::Status status_of(const Failure& f) { return grpc::Status(grpc_code_of(f.co
 
 std::optional<Failure> failure_of(const Response& answer) {
   if (answer.status < 400) return std::nullopt;
-  ErrorCode code = ErrorCode::kInternal;
-  switch (answer.status) {
-    case 400: code = ErrorCode::kInvalidArgument; break;
-    case 404:
-    case 405: code = ErrorCode::kNotFound; break;
-    case 408: code = ErrorCode::kDeadlineExceeded; break;
-    case 413: code = ErrorCode::kTooLarge; break;
-    case 499: code = ErrorCode::kCancelled; break;
-    case 503: code = ErrorCode::kUnavailable; break;
-    default: break;
-  }
+  const ErrorCode code = HttpError::code_for_status(answer.status);
   const Json body = Json::parse(answer.body, nullptr, /*allow_exceptions=*/false);
   std::string message = "HTTP status " + std::to_string(answer.status);
   if (body.is_object() && body.contains("error") && body["error"].is_string()) message = body["error"];

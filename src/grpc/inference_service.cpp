@@ -123,17 +123,22 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerConte
     return call;
   }
   detail::RequestAccess::set_ids(rest, rest.path(), call->context()->request_id());
-  call_model(*model->router, std::move(rest), call->context(),
-             [call, response](Response answer, std::optional<Failure> failure) {
-               if (!failure) failure = failure_of(answer);
-               if (failure) return call->Finish(status_of(*failure));
-               try {
-                 fill_infer_response(answer, *response);
-               } catch (const Error& e) {
-                 return call->Finish(status_of(Failure{e.code(), e.what()}));
-               }
-               call->Finish(grpc::Status::OK);
-             });
+  auto timer = std::make_shared<InferenceTimer>(model->name, request->model_version(), "grpc");
+  call_model(
+      *model->router, std::move(rest), call->context(),
+      [call, response, timer](Response answer, std::optional<Failure> failure) {
+        if (!failure) failure = failure_of(answer);
+        if (!failure) {
+          try {
+            fill_infer_response(answer, *response);
+          } catch (const Error& e) {
+            failure = Failure{e.code(), e.what()};
+          }
+        }
+        timer->finished(failure ? std::optional<ErrorCode>(failure->code) : std::nullopt);
+        call->Finish(failure ? status_of(*failure) : grpc::Status::OK);
+      },
+      timer);
   return call;
 }
 

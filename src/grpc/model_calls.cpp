@@ -7,12 +7,14 @@
 
 namespace cserve::grpc_ingress {
 
-void call_model(Router& router, Request request, std::shared_ptr<detail::CallContext> context, ModelAnswer done) {
+void call_model(Router& router, Request request, std::shared_ptr<detail::CallContext> context, ModelAnswer done,
+                std::shared_ptr<InferenceTimer> timer) {
   auto answer = std::make_shared<ModelAnswer>(std::move(done));
   detail::Call call;
   call.context = std::move(context);
-  call.run = [answer, req = std::move(request)](detail::ReplicaCallable& target,
-                                                detail::UniqueFunction<void()> slot_done) mutable {
+  call.run = [answer, timer = std::move(timer), req = std::move(request)](
+                 detail::ReplicaCallable& target, detail::UniqueFunction<void()> slot_done) mutable {
+    if (timer) timer->started();
     auto request = std::make_unique<Request>(std::move(req));
     Request& r = *request;
     target.handle_inference(r, [answer, request = std::move(request),

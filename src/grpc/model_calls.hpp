@@ -6,6 +6,7 @@
 // Thread-safety: the functions may be called from any thread.
 #pragma once
 
+#include "api/inference_metrics.hpp"
 #include "router/router.hpp"
 
 #include <cserve/detail/call_context.hpp>
@@ -20,7 +21,9 @@
 namespace cserve::grpc_ingress {
 
 using ModelAnswer = detail::UniqueFunction<void(Response answer, std::optional<Failure> failure)>;
-void call_model(Router& router, Request request, std::shared_ptr<detail::CallContext> context, ModelAnswer done);
+// `timer` (an inference's) learns when a replica takes the call; `done` records the outcome.
+void call_model(Router& router, Request request, std::shared_ptr<detail::CallContext> context, ModelAnswer done,
+                std::shared_ptr<InferenceTimer> timer = nullptr);
 
 using MethodAnswer = detail::UniqueFunction<void(std::string result, std::optional<Failure> failure)>;
 void call_method(Router& router, std::string method, std::string message, std::shared_ptr<detail::CallContext> context,

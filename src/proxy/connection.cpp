@@ -266,7 +266,9 @@ void Connection::route(http::request<http::string_body> req) {
       metrics_.begin("/v2", model ? model->app : std::string(), std::string(req.method_string()));
     }
     if (inference->answer) return respond(std::move(*inference->answer));
-    return submit(model->router, path, req, path, query, HttpEntry::kInference);
+    std::shared_ptr<InferenceTimer> timer;
+    if (inference->infer) timer = std::make_shared<InferenceTimer>(model->name, inference->version, "rest");
+    return submit(model->router, path, req, path, query, HttpEntry::kInference, std::move(timer));
   }
   const RouteTable::Match m = routes->match(path);
   if (log::access_log()) exchange_.access_target = std::string(target);
@@ -284,7 +286,7 @@ void Connection::route(http::request<http::string_body> req) {
 
 void Connection::submit(const std::shared_ptr<Router>& router, std::string_view rest,
                         http::request<http::string_body>& req, std::string_view path, std::string_view query,
-                        HttpEntry entry) {
+                        HttpEntry entry, std::shared_ptr<InferenceTimer> timer) {
   Request request(std::string(req.method_string()), std::string(rest), std::string(query), headers_of(req),
                   std::move(req.body()));
   detail::RequestAccess::set_ids(request, std::string(path), exchange_.request_id);
@@ -296,7 +298,7 @@ void Connection::submit(const std::shared_ptr<Router>& router, std::string_view 
   const std::uint64_t seq = ++exchange_.seq;
   phase_ = Phase::kAwaitingAnswer;
   submit_soon(socket_.get_executor(), router,
-              make_http_call(shared_from_this(), seq, std::move(request), exchange_.context, entry));
+              make_http_call(shared_from_this(), seq, std::move(request), exchange_.context, entry, std::move(timer)));
   if (deadline != DeadlineTimer::Clock::time_point::max()) timer_.set(deadline, shared_from_this());
   watch();
 }

@@ -110,7 +110,7 @@ class Connection final : public AnswerSink, public std::enable_shared_from_this<
   // Sends the request to `router`'s deployment (`rest`: the path below its route prefix).
   void submit(const std::shared_ptr<Router>& router, std::string_view rest,
               boost::beast::http::request<boost::beast::http::string_body>& req, std::string_view path,
-              std::string_view query, HttpEntry entry);
+              std::string_view query, HttpEntry entry, std::shared_ptr<InferenceTimer> timer = nullptr);
   bool answering(std::uint64_t seq);
   void on_request_timeout();
   void respond(Response r) { write(std::move(r), /*error_answer=*/false); }

@@ -25,16 +25,18 @@ Response answer_for_exception(const std::exception_ptr& error, const Request& re
 }  // namespace
 
 detail::Call make_http_call(std::shared_ptr<AnswerSink> sink, std::uint64_t seq, Request request,
-                            std::shared_ptr<detail::CallContext> context, HttpEntry entry) {
+                            std::shared_ptr<detail::CallContext> context, HttpEntry entry,
+                            std::shared_ptr<InferenceTimer> timer) {
   detail::Call call;
   const std::string request_id = request.request_id();
   call.context = std::move(context);
-  call.run = [sink, seq, entry, req = std::move(request)](detail::ReplicaCallable& target,
-                                                           detail::UniqueFunction<void()> done) mutable {
+  call.run = [sink, seq, entry, timer, req = std::move(request)](detail::ReplicaCallable& target,
+                                                                  detail::UniqueFunction<void()> done) mutable {
+    if (timer) timer->started();
     // The request lives until its handler finishes, however long a coroutine takes.
     auto request = std::make_unique<Request>(std::move(req));
     Request& r = *request;
-    detail::OutcomeCallback answer = [sink = std::move(sink), seq, request = std::move(request),
+    detail::OutcomeCallback answer = [sink = std::move(sink), seq, timer = std::move(timer), request = std::move(request),
                                       done = std::move(done)](detail::HandlerOutcome out) mutable {
       if (out.stream) {
         auto source = out.stream;
@@ -56,13 +58,18 @@ detail::Call make_http_call(std::shared_ptr<AnswerSink> sink, std::uint64_t seq,
         return;
       }
       Response answer = out.error ? answer_for_exception(out.error, *request) : std::move(out.response);
+      if (timer) {
+        timer->finished(answer.status < 400 ? std::nullopt
+                                            : std::optional<ErrorCode>(HttpError::code_for_status(answer.status)));
+      }
       done();  // the slot first: a client that sends its next request at once finds it free
       sink->post_answer(seq, std::move(answer));
     };
     if (entry == HttpEntry::kInference) return target.handle_inference(r, std::move(answer));
     target.handle(r, std::move(answer));
   };
-  call.reject = [sink, seq, request_id](Failure f) {
+  call.reject = [sink, seq, request_id, timer = std::move(timer)](Failure f) {
+    if (timer) timer->finished(f.code);
     sink->post_answer(seq, failure_response(f, request_id));
   };
   return call;

@@ -15,6 +15,8 @@
 #include <cserve/detail/callable.hpp>
 #include <cserve/http.hpp>
 
+#include "api/inference_metrics.hpp"
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -39,8 +41,10 @@ class AnswerSink {
 enum class HttpEntry { kHandler, kInference };
 
 // The Call for request `seq` of `sink`'s connection. `request` moves into the call and lives until
-// its handler (or its stream) has finished.
+// its handler (or its stream) has finished. `timer` (an inference request's) records when a
+// replica took the call and how it was answered.
 detail::Call make_http_call(std::shared_ptr<AnswerSink> sink, std::uint64_t seq, Request request,
-                            std::shared_ptr<detail::CallContext> context, HttpEntry entry = HttpEntry::kHandler);
+                            std::shared_ptr<detail::CallContext> context, HttpEntry entry = HttpEntry::kHandler,
+                            std::shared_ptr<InferenceTimer> timer = nullptr);
 
 }  // namespace cserve

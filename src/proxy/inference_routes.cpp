@@ -50,6 +50,11 @@ std::optional<InferenceRoute> inference_route(std::string_view method, std::stri
         request_id);
     return route;
   }
+  route.infer = method == "POST" && rest.ends_with("/infer");
+  if (rest.starts_with("/versions/")) {
+    const std::string_view v = rest.substr(10);
+    route.version = std::string(v.substr(0, v.find('/')));
+  }
   if (rest == "/ready" && get) {  // without a version: the proxy knows
     route.answer = status_only(route.model->router->serving() ? 200 : 400);
     route.model = nullptr;

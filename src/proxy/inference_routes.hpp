@@ -12,6 +12,7 @@
 #include <cserve/http.hpp>
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace cserve {
@@ -19,6 +20,8 @@ namespace cserve {
 struct InferenceRoute {
   std::optional<Response> answer;            // answered here
   const RouteTable::Model* model = nullptr;  // else: forward to this model's deployment
+  bool infer = false;                        // a POST .../infer (counted in the model's metrics)
+  std::string version;                       // the version the path names, if any
 };
 
 // How the proxy handles `path`, or nullopt when it is not one of the protocol's paths.

@@ -7,6 +7,7 @@
 #include "support/http_client.hpp"
 #include "support/local_serve.hpp"
 #include "support/oip_client.hpp"
+#include "support/prometheus.hpp"
 #include "support/wait.hpp"
 
 #include <gtest/gtest.h>
@@ -120,6 +121,8 @@ class Grpc : public ::testing::Test {
  protected:
   static ServeOptions options() {
     ServeOptions o;
+    o.admin.enabled = true;
+    o.admin.port = 0;
     o.grpc.enabled = true;
     o.grpc.port = 0;
     o.grpc.max_message_bytes = 1u << 20;
@@ -318,6 +321,38 @@ TEST_F(Grpc, ApplicationsServeTheirOwnMethodsByFullName) {
   EXPECT_NE(r[4]["details"].get<std::string>().find("set the 'application' metadata key"), std::string::npos) << r[4];
   EXPECT_EQ(r[5]["code"], "NOT_FOUND");
   EXPECT_NE(r[5]["details"].get<std::string>().find("no application 'zz'"), std::string::npos) << r[5];
+}
+
+TEST_F(Grpc, PerModelMetricsCountBothProtocols) {
+  test::HttpClient admin(serve_.admin_port());
+  auto scrape = [&] { return test::parse_prometheus(admin.get("/metrics").body); };
+  const test::PromText before = scrape();
+  Json bad = infer_x({1, 2, 3}, {1, 3});
+  Json r = client(Json::array({infer_x({1, 2, 3, 4}, {1, 4}), infer_x({1, 2, 3, 4}, {1, 4}), bad}));
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[2]["code"], "INVALID_ARGUMENT");
+  test::HttpClient http(serve_.http_port());
+  EXPECT_EQ(http.request("POST", "/v2/models/doubler/versions/1/infer",
+                         R"({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]}]})")
+                .status,
+            200);
+  EXPECT_EQ(http.request("POST", "/v2/models/doubler/infer", R"({"inputs": []})").status, 400);
+  EXPECT_EQ(http.get("/v2/models/doubler").status, 200);  // metadata: not an inference
+  const test::PromText after = scrape();
+  auto delta = [&](const std::string& name, const std::map<std::string, std::string>& labels) {
+    return after.sum(name, labels) - before.sum(name, labels);
+  };
+  EXPECT_EQ(delta("cserve_model_inference_requests_total", {{"model", "doubler"}, {"protocol", "grpc"}}), 3);
+  EXPECT_EQ(delta("cserve_model_inference_failures_total",
+                  {{"model", "doubler"}, {"protocol", "grpc"}, {"code", "INVALID_ARGUMENT"}}),
+            1);
+  EXPECT_EQ(delta("cserve_model_inference_requests_total", {{"model", "doubler"}, {"protocol", "rest"}}), 2);
+  EXPECT_EQ(delta("cserve_model_inference_requests_total", {{"model", "doubler"}, {"version", "1"}}), 1);
+  EXPECT_EQ(delta("cserve_model_inference_failures_total", {{"model", "doubler"}, {"protocol", "rest"}}), 1);
+  // Every one of them reached the replica (the checks run there): queue and compute times for all five.
+  EXPECT_EQ(delta("cserve_model_inference_queue_latency_ms_count", {{"model", "doubler"}}), 5);
+  EXPECT_EQ(delta("cserve_model_inference_compute_latency_ms_count", {{"model", "doubler"}}), 5);
+  EXPECT_EQ(after.types.at("cserve_model_inference_compute_latency_ms"), "histogram");
 }
 
 }  // namespace

@@ -183,6 +183,11 @@ TEST_F(Inference, ServerMetadataAndHealth) {
   EXPECT_EQ(get("/v2/models/doubler/ready").status, 200);
   EXPECT_EQ(get("/v2/models/doubler/versions/1/ready").status, 200);
   EXPECT_EQ(get("/v2/models/doubler/versions/7/ready").status, 404);
+  // HEAD answers as GET would, without the body.
+  const CurlResult head = curl("-I " + quoted(base_ + "/v2/models/doubler"));
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.body, "");
+  EXPECT_EQ(curl("-I " + quoted(base_ + "/v2/models/doubler/versions/1/ready")).status, 200);
 }
 
 TEST_F(Inference, ModelMetadataSaysWhatTheModelTakes) {

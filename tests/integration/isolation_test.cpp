@@ -499,6 +499,13 @@ TEST(Isolation, AModelInAWorkerServesTheInferenceProtocol) {
   EXPECT_NE(g[1]["details"].get<std::string>().find("input 'x': datatype INT8, the model takes FP32"),
             std::string::npos)
       << g[1];
+
+  // The serving process counted the worker's inferences, both protocols.
+  const test::PromText m = serve.metrics();
+  EXPECT_EQ(m.sum("cserve_model_inference_requests_total", {{"model", "scaler"}, {"protocol", "rest"}}), 2);
+  EXPECT_EQ(m.sum("cserve_model_inference_requests_total", {{"model", "scaler"}, {"protocol", "grpc"}}), 2);
+  EXPECT_EQ(m.sum("cserve_model_inference_failures_total", {{"model", "scaler"}, {"code", "INVALID_ARGUMENT"}}), 2);
+  EXPECT_EQ(m.sum("cserve_model_inference_compute_latency_ms_count", {{"model", "scaler"}}), 4);
 }
 
 TEST(Isolation, ProcessIsolationOfAnApplicationBuiltInCodeIsAClearError) {
