@@ -75,6 +75,7 @@ struct DeploymentDef {
   std::string code_version;  // changes when a redeploy must restart replicas
   bool has_reconfigure = false;
   bool serves_model = false;  // the class has metadata() and infer() (cserve/inference.hpp)
+  std::vector<std::string> stream_methods;  // methods by name that return a Stream (gRPC streams them)
   ReplicaFactory factory;
   std::shared_ptr<const AppOrigin> origin;  // set when the application was loaded from a library
 };
@@ -224,6 +225,11 @@ class Deployment {
     def.options = options_;
     def.type_name = std::string(detail::full_type_name<T>());
     def.serves_model = detail::ServesModel<T>;
+    if constexpr (detail::HasMethods<T>) {
+      Methods<T> methods;
+      T::methods(methods);
+      def.stream_methods = methods.stream_names();
+    }
     def.code_version = options_.version.empty()
                            ? detail::fingerprint(def.type_name, {detail::argument_fingerprint(args)...})
                            : options_.version;

@@ -265,6 +265,14 @@ class Methods {
   }
 
   bool has(const std::string& name) const { return entries_.count(name) != 0; }
+  // The names of the methods that return a Stream.
+  std::vector<std::string> stream_names() const {
+    std::vector<std::string> out;
+    for (const auto& [name, e] : entries_) {
+      if (e.stream || e.encoded_stream) out.push_back(name);
+    }
+    return out;
+  }
 
   // Calls method `name` of `t`; `done` gets its result as JSON or its error, exactly once.
   void call(T& t, const std::string& name, Json args, detail::JsonDone done) const {

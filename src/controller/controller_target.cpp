@@ -175,7 +175,7 @@ void Controller::publish_routes_locked() {
     }
     auto d = app->deployments.find(app->ingress);
     if (d == app->deployments.end()) continue;
-    entries.push_back({app->route_prefix, name, d->second.router});
+    entries.push_back({app->route_prefix, name, d->second.router, d->second.def.stream_methods});
   }
   publish_routes_(std::make_shared<const RouteTable>(std::move(entries), std::move(models)));
 }

@@ -54,4 +54,28 @@ void call_method(Router& router, std::string method, std::string message, std::s
   router.submit(std::move(call));
 }
 
+void open_method_stream(Router& router, std::string method, std::string message,
+                        std::shared_ptr<detail::CallContext> context, StreamOpened opened) {
+  auto answer = std::make_shared<StreamOpened>(std::move(opened));
+  detail::Call call;
+  const std::string request_id = context->request_id();
+  call.context = std::move(context);
+  call.run = [answer, method = std::move(method), message = std::move(message), request_id](
+                 detail::ReplicaCallable& target, detail::UniqueFunction<void()> slot_done) mutable {
+    std::shared_ptr<detail::ItemSource<std::string>> items;
+    std::vector<std::string> args;
+    args.push_back(std::move(message));
+    try {
+      items = target.open_encoded_stream(method, std::move(args));
+    } catch (...) {
+      Failure failure = describe_handler_failure(std::current_exception(), request_id, "gRPC " + method);
+      slot_done();
+      return (*answer)(nullptr, {}, std::move(failure));
+    }
+    (*answer)(std::move(items), std::move(slot_done), std::nullopt);
+  };
+  call.reject = [answer](Failure f) { (*answer)(nullptr, {}, std::move(f)); };
+  router.submit(std::move(call));
+}
+
 }  // namespace cserve::grpc_ingress

@@ -10,6 +10,7 @@
 #include "router/router.hpp"
 
 #include <cserve/detail/call_context.hpp>
+#include <cserve/detail/item_source.hpp>
 #include <cserve/detail/unique_function.hpp>
 #include <cserve/error.hpp>
 #include <cserve/http.hpp>
@@ -28,5 +29,14 @@ void call_model(Router& router, Request request, std::shared_ptr<detail::CallCon
 using MethodAnswer = detail::UniqueFunction<void(std::string result, std::optional<Failure> failure)>;
 void call_method(Router& router, std::string method, std::string message, std::shared_ptr<detail::CallContext> context,
                  MethodAnswer done);
+
+// A method that returns a Stream: `opened` gets its items as codec bytes and `finished`, which
+// must run once the stream has ended or been cancelled (it gives the replica's slot back) — or
+// the failure, when no replica took the call or the method would not start.
+using StreamOpened = detail::UniqueFunction<void(std::shared_ptr<detail::ItemSource<std::string>> items,
+                                                 detail::UniqueFunction<void()> finished,
+                                                 std::optional<Failure> failure)>;
+void open_method_stream(Router& router, std::string method, std::string message,
+                        std::shared_ptr<detail::CallContext> context, StreamOpened opened);
 
 }  // namespace cserve::grpc_ingress

@@ -23,6 +23,7 @@ class RouteTable {
     std::string prefix;
     std::string app;
     std::shared_ptr<Router> router;
+    std::vector<std::string> stream_methods;  // the ingress's methods by name that return a Stream
   };
   struct Match {
     const Entry* entry = nullptr;

@@ -99,6 +99,18 @@ def run(pb, pb_grpc, channel, op):
             result = infer_result(response)
             result["initial_metadata"] = {k: v for k, v in call.initial_metadata()}
             return result
+        if kind == "stream_method":
+            call = channel.unary_stream(op["method"], request_serializer=None, response_deserializer=None)
+            responses = call(bytes.fromhex(op["message"]), metadata=metadata_of(op), timeout=op.get("timeout"))
+            messages = []
+            try:
+                for m in responses:
+                    messages.append(m.hex())
+                    if len(messages) == op.get("cancel_after_items", -1):
+                        responses.cancel()
+            except grpc.RpcError as e:
+                return dict(failure(e), messages=messages)
+            return {"code": "OK", "messages": messages}
         if kind == "method":
             call = channel.unary_unary(op["method"], request_serializer=None, response_deserializer=None)
             response = call(bytes.fromhex(op["message"]), metadata=metadata_of(op), timeout=op.get("timeout"))

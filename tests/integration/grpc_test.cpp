@@ -89,13 +89,41 @@ class Slow {
 };
 
 // An application's own gRPC methods: the request and response messages as serialized bytes.
+std::atomic<int> g_streams_open{0};
+
 class Greeter {
  public:
   static void methods(Methods<Greeter>& m) {
-    m.add("/test.Greeter/Reverse", &Greeter::reverse).add("/test.Greeter/Refuse", &Greeter::refuse);
+    m.add("/test.Greeter/Reverse", &Greeter::reverse)
+        .add("/test.Greeter/Refuse", &Greeter::refuse)
+        .add("/test.Greeter/Count", &Greeter::count)
+        .add("/test.Greeter/FailAfterOne", &Greeter::fail_after_one)
+        .add("/test.Greeter/Forever", &Greeter::forever);
   }
   std::string reverse(std::string message) { return {message.rbegin(), message.rend()}; }
   std::string refuse(std::string) { throw Error("not this one", ErrorCode::kInvalidArgument); }
+  // The message, then the message with 1, 2, ... appended: `n` items in all (n = its length).
+  Stream<std::string> count(std::string message) {
+    for (std::size_t i = 0; i < message.size(); ++i) co_yield message + std::to_string(i);
+  }
+  Stream<std::string> fail_after_one(std::string message) {
+    co_yield message;
+    throw Error(failure_text(), ErrorCode::kUnavailable);
+  }
+  // Items until the client goes away; counts the generators alive.
+  Stream<std::string> forever(std::string message) {
+    ++g_streams_open;
+    struct Closed {
+      ~Closed() { --g_streams_open; }
+    } closed;
+    for (;;) {
+      co_await sleep_for(5ms);
+      co_yield message;
+    }
+  }
+
+ private:
+  static std::string failure_text() { return "stream broke"; }
 };
 
 class Other {
@@ -321,6 +349,34 @@ TEST_F(Grpc, ApplicationsServeTheirOwnMethodsByFullName) {
   EXPECT_NE(r[4]["details"].get<std::string>().find("set the 'application' metadata key"), std::string::npos) << r[4];
   EXPECT_EQ(r[5]["code"], "NOT_FOUND");
   EXPECT_NE(r[5]["details"].get<std::string>().find("no application 'zz'"), std::string::npos) << r[5];
+}
+
+TEST_F(Grpc, StreamMethodsAnswerAMessagePerItem) {
+  // One slot: a stream that kept it would leave the last call waiting past its 5 s deadline.
+  serve_.run(deployment<Greeter>().max_ongoing_requests(1).bind(),
+             RunOptions{.name = "greeter", .route_prefix = "/greeter"});
+  const Json app = {{"application", "greeter"}};
+  Json r = client(Json::array({
+      {{"op", "stream_method"}, {"method", "/test.Greeter/Count"}, {"message", test::hex_of("abc")}, {"metadata", app}},
+      {{"op", "stream_method"}, {"method", "/test.Greeter/Count"}, {"message", ""}, {"metadata", app}},
+      {{"op", "stream_method"}, {"method", "/test.Greeter/FailAfterOne"}, {"message", "01"}, {"metadata", app}},
+      {{"op", "stream_method"}, {"method", "/test.Greeter/Forever"}, {"message", "02"}, {"metadata", app},
+       {"cancel_after_items", 3}},
+  }));
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_EQ(r[0], Json({{"code", "OK"},
+                        {"messages", {test::hex_of("abc0"), test::hex_of("abc1"), test::hex_of("abc2")}}}));
+  EXPECT_EQ(r[1], Json({{"code", "OK"}, {"messages", Json::array()}}));
+  EXPECT_EQ(r[2]["code"], "UNAVAILABLE") << r[2];
+  EXPECT_EQ(r[2]["details"], "stream broke");
+  EXPECT_EQ(r[2]["messages"], Json::array({"01"}));
+  EXPECT_EQ(r[3]["code"], "CANCELLED") << r[3];
+  EXPECT_EQ(r[3]["messages"].size(), 3u);
+  // The client went away: the generator was stopped and the replica's slot given back.
+  EXPECT_TRUE(test::wait_until([] { return g_streams_open.load() == 0; }, 10s)) << g_streams_open.load();
+  Json reverse{{"op", "method"}, {"method", "/test.Greeter/Reverse"}, {"message", "0102"}, {"metadata", app},
+               {"timeout", 5}};
+  EXPECT_EQ(client(Json::array({reverse}))[0], Json({{"code", "OK"}, {"message", "0201"}}));
 }
 
 TEST_F(Grpc, PerModelMetricsCountBothProtocols) {

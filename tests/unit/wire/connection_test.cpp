@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <future>
 #include <thread>
 
@@ -38,12 +39,17 @@ class Side {
     connection.reset();  // before the io_context it belongs to
   }
   void start() {
-    connection->start([this](Frame& f) { frames.push_back(f); },
+    connection->start(
+        [this](Frame& f) {
+          frames.push_back(f);
+          ++received;
+        },
                       [this](const Failure& why) { closed.set_value(why); });
   }
 
   std::shared_ptr<WireConnection> connection;
   std::vector<Frame> frames;  // I/O thread only, read after the connection closed
+  std::atomic<int> received{0};
   std::promise<Failure> closed;
 
  private:
@@ -67,12 +73,14 @@ TEST(WireConnection, ExchangesHelloThenFramesBothWays) {
   b.connection->send(FrameType::kResult, 1, std::string(200000, 'r'));  // many reads' worth
   b.connection->send(FrameType::kStreamEnd, 2, "");
   ASSERT_TRUE([&] {
-    for (int i = 0; i < 500 && !(a.connection->peer_pid() == 200 && b.connection->peer_pid() == 100); ++i) {
+    for (int i = 0; i < 500 && !(a.connection->peer_pid() == 200 && b.connection->peer_pid() == 100 &&
+                                 b.received.load() == 1);
+         ++i) {
       std::this_thread::sleep_for(10ms);
     }
-    return a.connection->peer_pid() == 200;
+    return a.connection->peer_pid() == 200 && b.received.load() == 1;
   }());
-  b.connection->close(/*flush=*/true);  // after its frames are out
+  b.connection->close(/*flush=*/true);  // after its frames are out, and a's has arrived
   auto why = a.closed.get_future();
   ASSERT_EQ(why.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(why.get().code, ErrorCode::kUnavailable);  // the peer closed it
