@@ -159,7 +159,8 @@ int start(const StartArgs& a, std::ostream& out, std::ostream& err) {
     try {
       Serve s = start_runtime(a.options);
       report = "ok http://" + s.http_host() + ":" + std::to_string(s.http_port()) + " http://127.0.0.1:" +
-               std::to_string(s.admin_port()) + "\n";
+               std::to_string(s.admin_port()) +
+               (s.grpc_port() != 0 ? " " + s.grpc_host() + ":" + std::to_string(s.grpc_port()) : std::string()) + "\n";
       s.wait([&] {  // ready once SIGTERM drains instead of killing
         (void)!write(ready[1], report.data(), report.size());
         close(ready[1]);
@@ -186,10 +187,10 @@ int start(const StartArgs& a, std::ostream& out, std::ostream& err) {
     return 1;
   }
   std::istringstream words(report.substr(3));
-  std::string http_url, admin_url;
-  words >> http_url >> admin_url;
+  std::string http_url, admin_url, grpc_address;
+  words >> http_url >> admin_url >> grpc_address;
   out << "cserve is running (pid " << pid << "): HTTP on " << http_url << ", admin API on " << admin_url
-      << ", log in " << a.log_file << "\n";
+      << (grpc_address.empty() ? std::string() : ", gRPC on " + grpc_address) << ", log in " << a.log_file << "\n";
   return 0;
 }
 

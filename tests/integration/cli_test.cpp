@@ -5,6 +5,7 @@
 
 #include "support/cli.hpp"
 #include "support/http_client.hpp"
+#include "support/oip_client.hpp"
 #include "support/load.hpp"
 #include "support/process.hpp"
 #include "support/wait.hpp"
@@ -47,6 +48,23 @@ class Cli : public ::testing::Test {
   fs::path dir_;
   std::string admin_;
 };
+
+TEST_F(Cli, StartServesGrpcWhenAskedAndABusyGrpcPortIsAClearError) {
+  auto started = cli("start --http-port 0 --admin-port 0 --grpc-port 0 --log-file " + path("cserve.log"));
+  ASSERT_EQ(started.code, 0) << started.output;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(started.output, m,
+                                std::regex("admin API on (http://127\\.0\\.0\\.1:\\d+), gRPC on 127\\.0\\.0\\.1:(\\d+)")))
+      << started.output;
+  admin_ = m[1];
+  const std::string grpc_port = m[2];
+  EXPECT_EQ(test::run_oip_client(std::stoi(grpc_port), Json::array({{{"op", "server_live"}}})),
+            Json::parse(R"([{"code": "OK", "live": true}])"));
+  auto busy = cli("start --http-port 0 --admin-port 0 --grpc-port " + grpc_port + " --log-file " + path("second.log"));
+  EXPECT_EQ(busy.code, 1);
+  EXPECT_NE(busy.output.find("cserve start failed: cannot serve gRPC on 127.0.0.1:" + grpc_port), std::string::npos)
+      << busy.output;
+}
 
 TEST_F(Cli, TheSeedsFlowFromATerminal) {
   auto started = cli("start --http-port 0 --admin-port 0 --log-file " + path("cserve.log"));
