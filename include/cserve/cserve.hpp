@@ -12,6 +12,7 @@
 #include <cserve/logging.hpp>
 #include <cserve/methods.hpp>
 #include <cserve/metrics.hpp>
+#include <cserve/multiplex.hpp>
 #include <cserve/replica_context.hpp>
 #include <cserve/resources.hpp>
 #include <cserve/routes.hpp>

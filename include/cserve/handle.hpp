@@ -38,9 +38,17 @@
 
 namespace cserve {
 
+// Options for the calls a handle makes (Ray's handle.options(...)):
+//   co_await h.options({.multiplexed_model_id = "customer-7"}).remote(x);
+struct HandleOptions {
+  std::string multiplexed_model_id;  // the multiplexed model the calls ask for (cserve/multiplex.hpp)
+};
+
 namespace detail {
 // Resumes `h` on this thread as code outside any replica (clearing the replica context).
 void resume_outside_replica(std::coroutine_handle<> h);
+// A sink that applies `options` to each call, then passes it on to `sink`.
+std::shared_ptr<CallSink> with_options(std::shared_ptr<CallSink> sink, HandleOptions options);
 }  // namespace detail
 
 // The result of a handle call, in flight.
@@ -161,6 +169,12 @@ class DeploymentHandle<void> {
     return NamedMethodCaller(sink_, std::move(name));
   }
 
+  // A handle to the same deployment whose calls carry `options`.
+  DeploymentHandle options(HandleOptions o) const {
+    if (!sink_) throw Error("this DeploymentHandle is empty (default-constructed)");
+    return DeploymentHandle(detail::with_options(sink_, std::move(o)), deployment_);
+  }
+
   const std::string& deployment_name() const { return deployment_; }
   explicit operator bool() const { return sink_ != nullptr; }
 
@@ -192,6 +206,12 @@ class DeploymentHandle {
 
   // Calls a method by name with JSON arguments and result (see cserve/methods.hpp).
   NamedMethodCaller method(std::string name) const { return untyped().method(std::move(name)); }
+
+  // A handle to the same deployment whose calls carry `options`.
+  DeploymentHandle options(HandleOptions o) const {
+    if (!sink_) throw Error("this DeploymentHandle is empty (default-constructed)");
+    return DeploymentHandle(detail::with_options(sink_, std::move(o)), deployment_);
+  }
 
   DeploymentHandle<> untyped() const { return DeploymentHandle<>(sink_, deployment_); }
   operator DeploymentHandle<>() const { return untyped(); }

@@ -38,6 +38,7 @@ struct ReplicaStatusInfo {
   ReplicaState state = ReplicaState::PENDING;
   std::string version;
   std::vector<int> gpu_ids;
+  std::vector<std::string> multiplexed_model_ids;  // models it holds or loads (cserve/multiplex.hpp)
 };
 
 struct DeploymentStatusInfo {

@@ -61,7 +61,8 @@ Json to_json(const ServeStatus& s) {
         replicas.push_back({{"replica_id", r.replica_id},
                             {"state", to_string(r.state)},
                             {"version", r.version},
-                            {"gpu_ids", r.gpu_ids}});
+                            {"gpu_ids", r.gpu_ids},
+                            {"multiplexed_model_ids", r.multiplexed_model_ids}});
       }
       deps[dname] = {{"name", d.name},
                      {"status", to_string(d.status)},

@@ -100,8 +100,9 @@ ServeStatus Controller::status() const {
       info.last_replica_exit = d.last_replica_exit.value_or("");
       info.target_replicas = d.target_replicas();
       for (const auto& r : d.replicas) {
-        info.replicas.push_back(
-            {r->id, r->state, r->code_version, r->allocation ? r->allocation->gpu_ids() : std::vector<int>{}});
+        info.replicas.push_back({r->id, r->state, r->code_version,
+                                 r->allocation ? r->allocation->gpu_ids() : std::vector<int>{},
+                                 r->replica ? r->replica->models() : std::vector<std::string>{}});
       }
       a.deployments.emplace(dname, std::move(info));
     }

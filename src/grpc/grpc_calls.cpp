@@ -35,7 +35,11 @@ std::shared_ptr<detail::CallContext> context_for(grpc::CallbackServerContext& ct
                std::chrono::duration_cast<std::chrono::steady_clock::duration>(client_deadline -
                                                                                std::chrono::system_clock::now());
   }
-  return std::make_shared<detail::CallContext>(std::move(id), deadline);
+  auto context = std::make_shared<detail::CallContext>(std::move(id), deadline);
+  if (auto m = metadata.find("multiplexed_model_id"); m != metadata.end()) {
+    context->set_multiplexed_model_id(std::string(m->second.data(), m->second.size()));
+  }
+  return context;
 }
 
 void cancel_for_grpc(const grpc::CallbackServerContext& ctx, detail::CallContext& context) {

@@ -10,6 +10,8 @@
 #include "common/describe_exception.hpp"
 #include "common/logging.hpp"
 
+#include <cserve/multiplex.hpp>
+
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
@@ -295,6 +297,9 @@ void Connection::submit(const std::shared_ptr<Router>& router, std::string_view 
     deadline = DeadlineTimer::Clock::now() + state_.timeout(*state_.options.request_timeout_s);
   }
   exchange_.context = std::make_shared<detail::CallContext>(exchange_.request_id, deadline);
+  if (auto it = req.find(kMultiplexedModelIdHeader); it != req.end()) {
+    exchange_.context->set_multiplexed_model_id(std::string(it->value()));
+  }
   const std::uint64_t seq = ++exchange_.seq;
   phase_ = Phase::kAwaitingAnswer;
   submit_soon(socket_.get_executor(), router,

@@ -14,6 +14,7 @@ Failure failure_of_hook(const std::exception_ptr& e) { return {ErrorCode::kInter
 }  // namespace
 
 const ReplicaContext* current_replica_context() { return t_replica ? &t_replica->context() : nullptr; }
+std::shared_ptr<LocalReplica> current_local_replica() { return t_replica ? t_replica->shared_from_this() : nullptr; }
 
 ScopedReplica::ScopedReplica(LocalReplica* r) : saved_(t_replica), fields_(r ? &r->log_fields() : nullptr) {
   t_replica = r;

@@ -3,6 +3,8 @@
 #include "common/describe_exception.hpp"
 #include "replica/replica_scope.hpp"
 
+#include <algorithm>
+
 namespace cserve {
 
 Replica::Replica(ReplicaContext context)
@@ -36,6 +38,41 @@ void Replica::record_call(std::chrono::steady_clock::time_point dispatched, cons
   if (log::access_log()) {
     CSERVE_LOG(kInfo, "replica").fields(&log_fields_).request(call.request_id()) << "call finished in " << ms << " ms";
   }
+}
+
+void Replica::set_models(std::vector<std::string> ids) {
+  std::function<void(const std::vector<std::string>&)> listener;
+  {
+    detail::MutexLock lock(models_mu_);
+    models_ = ids;
+    listener = models_listener_;
+  }
+  if (listener) listener(ids);
+}
+
+void Replica::expect_model(const std::string& id) {
+  detail::MutexLock lock(models_mu_);
+  if (std::find(models_.begin(), models_.end(), id) == models_.end()) models_.push_back(id);
+}
+
+bool Replica::holds_model(std::string_view id) const {
+  detail::MutexLock lock(models_mu_);
+  return std::find(models_.begin(), models_.end(), id) != models_.end();
+}
+
+std::size_t Replica::model_count() const {
+  detail::MutexLock lock(models_mu_);
+  return models_.size();
+}
+
+std::vector<std::string> Replica::models() const {
+  detail::MutexLock lock(models_mu_);
+  return models_;
+}
+
+void Replica::on_models_changed(std::function<void(const std::vector<std::string>&)> listener) {
+  detail::MutexLock lock(models_mu_);
+  models_listener_ = std::move(listener);
 }
 
 Failure describe_handler_failure(const std::exception_ptr& error, std::string_view request_id,

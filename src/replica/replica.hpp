@@ -18,6 +18,7 @@
 #include "common/logging.hpp"
 
 #include <cserve/detail/call.hpp>
+#include <cserve/detail/mutex.hpp>
 #include <cserve/error.hpp>
 #include <cserve/json.hpp>
 #include <cserve/replica_context.hpp>
@@ -25,10 +26,12 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cserve {
 
@@ -84,12 +87,27 @@ class Replica {
   // With access logs on, also logs it with its request id.
   void record_call(std::chrono::steady_clock::time_point dispatched, const detail::CallContext& call);
 
+  // Multiplexed models (cserve/multiplex.hpp) this replica holds or is loading, as routers see
+  // them: the replica's code reports its whole set after each load and eviction
+  // (set_models); a router that sends a request for a model the replica lacks notes it at once
+  // (expect_model), so concurrent first requests for one model go to the same replica.
+  void set_models(std::vector<std::string> ids) CSERVE_EXCLUDES(models_mu_);
+  void expect_model(const std::string& id) CSERVE_EXCLUDES(models_mu_);
+  bool holds_model(std::string_view id) const CSERVE_EXCLUDES(models_mu_);
+  std::size_t model_count() const CSERVE_EXCLUDES(models_mu_);
+  std::vector<std::string> models() const CSERVE_EXCLUDES(models_mu_);
+  // Called with the new set after each set_models (a worker process sends it to its parent).
+  void on_models_changed(std::function<void(const std::vector<std::string>&)> listener) CSERVE_EXCLUDES(models_mu_);
+
  private:
   const ReplicaContext context_;
   const log::Fields log_fields_;  // views of context_
   std::atomic<int> in_flight_{0};
   Series& requests_;
   Series& latency_ms_;
+  mutable detail::Mutex models_mu_;
+  std::vector<std::string> models_ CSERVE_GUARDED_BY(models_mu_);
+  std::function<void(const std::vector<std::string>&)> models_listener_ CSERVE_GUARDED_BY(models_mu_);
 };
 
 // What a handler's exception (other than HttpError, which is an answer) means for its caller:

@@ -8,12 +8,16 @@
 #include <cserve/detail/resumer.hpp>
 #include <cserve/replica_context.hpp>
 
+#include <memory>
+
 namespace cserve {
 
 class LocalReplica;
 
 // The context of the replica whose code runs on this thread, or null.
 const ReplicaContext* current_replica_context();
+// The replica whose code runs on this thread, or null.
+std::shared_ptr<LocalReplica> current_local_replica();
 
 // Makes `r` the replica of this thread for a scope (null: code outside any replica).
 class ScopedReplica {

@@ -11,7 +11,8 @@ Router::Router(std::string deployment, Config config, std::uint64_t seed) : depl
   rng_.seed(static_cast<unsigned>(seed | 1));
 }
 
-std::shared_ptr<Replica> Router::pick_locked() {
+std::shared_ptr<Replica> Router::pick_locked(const std::string& model_id) {
+  if (!model_id.empty()) return pick_for_model_locked(model_id);
   const std::size_t n = replicas_.size();
   const int limit = config_.max_ongoing_requests;
   if (n == 0) return nullptr;
@@ -31,6 +32,42 @@ std::shared_ptr<Replica> Router::pick_locked() {
   return nullptr;
 }
 
+std::shared_ptr<Replica> Router::pick_for_model_locked(const std::string& model_id) {
+  const int limit = config_.max_ongoing_requests;
+  // Ranks: replicas that hold the model first, then those holding the fewest models (where a
+  // load costs the least); the less loaded first within a rank. Starting the scan at a random
+  // replica breaks ties without favouring the first.
+  struct Candidate {
+    bool holds;
+    std::size_t models;
+    int in_flight;
+    std::size_t index;
+  };
+  const std::size_t n = replicas_.size();
+  if (n == 0) return nullptr;
+  std::vector<Candidate> ranked;
+  ranked.reserve(n);
+  const std::size_t start = rng_() % n;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t k = (start + i) % n;
+    const auto& r = replicas_[k];
+    const bool holds = r->holds_model(model_id);
+    ranked.push_back({holds, holds ? 0 : r->model_count(), r->in_flight(), k});
+  }
+  std::stable_sort(ranked.begin(), ranked.end(), [](const Candidate& x, const Candidate& y) {
+    if (x.holds != y.holds) return x.holds;
+    if (x.models != y.models) return x.models < y.models;
+    return x.in_flight < y.in_flight;
+  });
+  for (const Candidate& c : ranked) {
+    auto& r = replicas_[c.index];
+    if (!r->try_acquire(limit)) continue;
+    if (!c.holds) r->expect_model(model_id);
+    return r;
+  }
+  return nullptr;
+}
+
 void Router::submit(detail::Call call) {
   const std::shared_ptr<detail::CallContext> context = call.context;
   if (context->cancelled()) return call.reject(context->failure());
@@ -42,7 +79,7 @@ void Router::submit(detail::Call call) {
     detail::MutexLock lock(mu_);
     if (closed_) {
       rejection = {ErrorCode::kUnavailable, closed_reason_};
-    } else if (live_queued_ == 0 && (replica = pick_locked())) {
+    } else if (live_queued_ == 0 && (replica = pick_locked(context->multiplexed_model_id()))) {
       // dispatched below, outside the lock
     } else if (config_.max_queued_requests >= 0 &&
                live_queued_ >= static_cast<std::size_t>(config_.max_queued_requests)) {
@@ -102,7 +139,7 @@ void Router::drain() {
         queue_.pop_front();
         continue;
       }
-      auto replica = pick_locked();
+      auto replica = pick_locked(queue_.front().call.context->multiplexed_model_id());
       if (!replica) break;
       ready.emplace_back(std::move(replica), std::move(queue_.front().call));
       queue_.pop_front();

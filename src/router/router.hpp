@@ -1,7 +1,9 @@
 // router.hpp — sends a deployment's calls (HTTP requests and handle calls) to its replicas.
 //
 // Replica choice is power of two choices over in-flight counts the router reads without a round
-// trip; a replica at max_ongoing_requests is skipped. When every replica is full (or none is
+// trip; a replica at max_ongoing_requests is skipped. A call for a multiplexed model goes to the
+// least loaded replica holding that model, else to one holding the fewest models (which then
+// counts as holding it). When every replica is full (or none is
 // running yet) the request waits in a FIFO queue of at most max_queued_requests (-1: unbounded);
 // a full queue rejects at once (kOverloaded). Each completion frees a slot and dispatches the queue's head.
 // A queued call whose request is cancelled (client gone, request_timeout_s passed) leaves the
@@ -55,7 +57,10 @@ class Router : public detail::CallSink, public std::enable_shared_from_this<Rout
     detail::Call call;
   };
 
-  std::shared_ptr<Replica> pick_locked() CSERVE_REQUIRES(mu_);
+  // Reserves a slot on a replica for a call (asking for `model_id`, when not empty); null when
+  // every replica is full.
+  std::shared_ptr<Replica> pick_locked(const std::string& model_id) CSERVE_REQUIRES(mu_);
+  std::shared_ptr<Replica> pick_for_model_locked(const std::string& model_id) CSERVE_REQUIRES(mu_);
   void dispatch(std::shared_ptr<Replica> replica, detail::Call call) CSERVE_EXCLUDES(mu_);
   void drain() CSERVE_EXCLUDES(mu_);
   void drop_cancelled(std::uint64_t seq) CSERVE_EXCLUDES(mu_);

@@ -118,6 +118,12 @@ class WorkerHost final : public AnswerSink, public std::enable_shared_from_this<
       replica->execute(std::move(call), [] {});
     });
     client_->attach(connection_);
+    // The models its Multiplexed holds, for the serving process's routers.
+    replica_->on_models_changed([connection = connection_](const std::vector<std::string>& ids) {
+      std::string payload;
+      Json::to_msgpack(Json(ids), payload);
+      connection->send(FrameType::kModels, 0, payload);
+    });
     std::weak_ptr<WorkerHost> weak = shared_from_this();
     connection_->start(
         [weak](Frame& f) {

@@ -16,6 +16,7 @@ std::string_view to_string(FrameType t) {
     case FrameType::kStreamCredit: return "STREAM_CREDIT";
     case FrameType::kGoaway: return "GOAWAY";
     case FrameType::kHttpHead: return "HTTP_HEAD";
+    case FrameType::kModels: return "MODELS";
   }
   return "UNKNOWN";
 }
@@ -56,7 +57,7 @@ std::optional<FrameDecoder::Result> FrameDecoder::next() {
   } else if (length < kFrameHeaderBytes) {
     failed_ = Failure{ErrorCode::kInvalidArgument,
                       "frame length " + std::to_string(length) + " is below " + std::to_string(kFrameHeaderBytes)};
-  } else if (type < static_cast<std::uint8_t>(FrameType::kHello) || type > static_cast<std::uint8_t>(FrameType::kHttpHead)) {
+  } else if (type < static_cast<std::uint8_t>(FrameType::kHello) || type > static_cast<std::uint8_t>(FrameType::kModels)) {
     failed_ = Failure{ErrorCode::kInvalidArgument, "unknown frame type " + std::to_string(type)};
   } else if (flags != 0) {
     failed_ = Failure{ErrorCode::kInvalidArgument, "reserved frame flags set: " + std::to_string(flags)};

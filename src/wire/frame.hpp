@@ -32,6 +32,7 @@ enum class FrameType : std::uint8_t {
   kStreamCredit = 8,
   kGoaway = 9,
   kHttpHead = 10,
+  kModels = 11,
 };
 
 std::string_view to_string(FrameType t);

@@ -76,6 +76,7 @@ std::string encode_call(const CallHeader& h, const std::vector<std::string>& arg
          {"kind", to_string(h.kind)},
          {"credits", h.credits}};
   if (h.deadline_ms) j["deadline_ms"] = *h.deadline_ms;
+  if (!h.multiplexed_model_id.empty()) j["multiplexed_model_id"] = h.multiplexed_model_id;
   std::string header;
   Json::to_msgpack(j, header);
   std::string out;
@@ -118,6 +119,10 @@ Decoded<Call> decode_call(std::string_view payload) {
       return malformed("CALL header: credits is not a u32");
     }
     c.header.credits = j["credits"].get<std::uint32_t>();
+  }
+  if (j.contains("multiplexed_model_id")) {
+    if (!j["multiplexed_model_id"].is_string()) return malformed("CALL header: multiplexed_model_id is not a string");
+    c.header.multiplexed_model_id = j["multiplexed_model_id"].get<std::string>();
   }
   auto count = r.u32();
   if (!count) return malformed("CALL: no argument count");

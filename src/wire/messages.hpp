@@ -46,6 +46,7 @@ struct CallHeader {
   std::optional<std::int64_t> deadline_ms;  // time left when sent
   CallKind kind = CallKind::kValue;
   std::uint32_t credits = 1;  // streams: items the caller accepts before its next grant
+  std::string multiplexed_model_id;  // empty: none (then not sent)
 };
 
 // A CALL payload: the header, then the arguments as they are (each already encoded).

@@ -268,6 +268,7 @@ wire::CallHeader header_for(const std::string& deployment, std::string method, w
   h.kind = kind;
   if (auto call = detail::current_call()) {
     h.request_id = call->request_id();
+    h.multiplexed_model_id = call->multiplexed_model_id();
     if (call->deadline() != detail::CallContext::TimePoint::max()) {
       h.deadline_ms = std::max<std::int64_t>(
           0, std::chrono::duration_cast<std::chrono::milliseconds>(call->deadline() - std::chrono::steady_clock::now())

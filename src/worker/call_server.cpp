@@ -64,6 +64,7 @@ std::shared_ptr<detail::CallContext> CallServer::open(std::uint64_t id, const wi
   auto context = std::make_shared<detail::CallContext>(
       h.request_id, h.deadline_ms ? std::chrono::steady_clock::now() + std::chrono::milliseconds(*h.deadline_ms)
                                   : detail::CallContext::TimePoint::max());
+  context->set_multiplexed_model_id(h.multiplexed_model_id);
   detail::MutexLock lock(mu_);
   contexts_[id] = context;
   return context;

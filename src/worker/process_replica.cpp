@@ -236,6 +236,7 @@ void ProcessReplica::execute(detail::Call call, UniqueFunction<void()> finished)
 
 // The worker's frames: answers to the calls made to it, and the calls its replica makes.
 void ProcessReplica::on_frame(Frame& frame) {
+  if (frame.type == FrameType::kModels) return on_models(frame.payload);
   std::shared_ptr<CallServer> server;
   {
     detail::MutexLock lock(mu_);
@@ -245,6 +246,23 @@ void ProcessReplica::on_frame(Frame& frame) {
     server->serve(id, call);
   });
   if (!served) client_->on_frame(frame);
+}
+
+// The worker's report of the multiplexed models its replica holds: a MessagePack array of
+// strings. Anything else is ignored (the routers keep their last view) and logged.
+void ProcessReplica::on_models(const std::string& payload) {
+  Json j = Json::from_msgpack(payload.begin(), payload.end(), true, false);
+  std::vector<std::string> ids;
+  bool ok = j.is_array();
+  for (const auto& id : ok ? j : Json::array()) {
+    if (!id.is_string()) ok = false;
+    if (ok) ids.push_back(id.get<std::string>());
+  }
+  if (!ok) {
+    CSERVE_LOG(kWarning, "worker").fields(&log_fields()) << "ignored a malformed MODELS frame from the worker";
+    return;
+  }
+  set_models(std::move(ids));
 }
 
 void ProcessReplica::on_closed(const Failure& why) {

@@ -71,6 +71,7 @@ class ProcessReplica final : public Replica, public std::enable_shared_from_this
  private:
   void hook(std::string method, std::optional<Json> argument, Done done);
   void on_frame(wire::Frame& frame);
+  void on_models(const std::string& payload);
   void on_closed(const Failure& why);
   void reap(int attempts_left);
   void ended(int wait_status);

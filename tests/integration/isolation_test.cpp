@@ -21,9 +21,11 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 
 namespace cserve {
 namespace {
@@ -506,6 +508,58 @@ TEST(Isolation, AModelInAWorkerServesTheInferenceProtocol) {
   EXPECT_EQ(m.sum("cserve_model_inference_requests_total", {{"model", "scaler"}, {"protocol", "grpc"}}), 2);
   EXPECT_EQ(m.sum("cserve_model_inference_failures_total", {{"model", "scaler"}, {"code", "INVALID_ARGUMENT"}}), 2);
   EXPECT_EQ(m.sum("cserve_model_inference_compute_latency_ms_count", {{"model", "scaler"}}), 4);
+}
+
+TEST(Isolation, MultiplexedModelsInWorkersAreLoadedOnceAndRoutedToTheWorkerThatHoldsThem) {
+  Instance serve("applications:\n" + app_yaml("mux", "/mux", kApps + ":multiplexed",
+                                              "      - name: PidModels\n        isolation: process\n"));
+  ASSERT_GT(serve.port, 0) << serve.log();
+  auto post = [&](HttpClient& c, const std::string& model) {
+    return c.request("POST", "/mux", "2", {{"serve_multiplexed_model_id", model}});
+  };
+  HttpClient c(serve.port);
+  ASSERT_TRUE(test::wait_until([&] { return post(c, "m1").status == 200; }, 20s)) << serve.log();
+  // Concurrent first requests for another model: all to one worker (the one holding no model),
+  // which loads it once.
+  std::vector<std::thread> clients;
+  std::mutex mu;
+  std::set<long> pids;
+  int max_loads = 0, failed = 0;
+  for (int t = 0; t < 12; ++t) {
+    clients.emplace_back([&] {
+      HttpClient own(serve.port);
+      auto r = post(own, "m3");
+      std::lock_guard lock(mu);
+      if (r.status != 200) {
+        ++failed;
+        return;
+      }
+      Json j = Json::parse(r.body);
+      EXPECT_EQ(j["value"], 6);
+      pids.insert(j["pid"].get<long>());
+      max_loads = std::max(max_loads, j["loads"].get<int>());
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(pids.size(), 1u) << "the first request named the worker for m3; the others followed it";
+  EXPECT_EQ(max_loads, 1) << "that worker loaded m3 once";
+  EXPECT_FALSE(pids.count(serve.pid()));
+  // Each worker reports the models it holds (the MODELS frame); with two per replica, a fifth
+  // model evicts one, and the report drops it.
+  for (const char* m : {"m5", "m7", "m9"}) ASSERT_EQ(post(c, m).status, 200) << m;
+  std::string seen;
+  EXPECT_TRUE(test::wait_until([&] {
+    Json replicas = serve.deployment_status("mux", "PidModels")["replicas"];
+    std::set<std::string> all;
+    bool within = replicas.size() == 2;
+    for (const auto& r : replicas) {
+      within = within && r["multiplexed_model_ids"].size() <= 2;
+      for (const auto& id : r["multiplexed_model_ids"]) all.insert(id.get<std::string>());
+    }
+    seen = replicas.dump();
+    return within && all.size() == 4 && all.count("m9") == 1;
+  }, 10s)) << seen;
 }
 
 TEST(Isolation, ProcessIsolationOfAnApplicationBuiltInCodeIsAClearError) {

@@ -47,6 +47,11 @@ class CallContext {
   // The id, made on first use for a root handle call (most are never logged).
   const std::string& request_id() const;
   TimePoint deadline() const { return deadline_; }
+  // The multiplexed model the request asks for (the serve_multiplexed_model_id header, a handle's
+  // options); empty for none. Set by whoever makes the context, before the call is submitted;
+  // children do not inherit it (a handle call names its model in its own options).
+  const std::string& multiplexed_model_id() const { return multiplexed_model_id_; }
+  void set_multiplexed_model_id(std::string id) { multiplexed_model_id_ = std::move(id); }
   bool cancelled() const { return reason_.load(std::memory_order_acquire) != CancelReason::kNone; }
   CancelReason reason() const { return reason_.load(std::memory_order_acquire); }
 
@@ -69,6 +74,7 @@ class CallContext {
   mutable std::once_flag id_once_;
   mutable std::string request_id_;  // empty until request_id() makes one
   const TimePoint deadline_;
+  std::string multiplexed_model_id_;
   std::atomic<CancelReason> reason_{CancelReason::kNone};
   Mutex mu_;
   std::uint64_t next_token_ CSERVE_GUARDED_BY(mu_) = 1;

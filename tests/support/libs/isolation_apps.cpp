@@ -342,3 +342,38 @@ class Scaler {
 CSERVE_APPLICATION(model, args) {
   return cserve::deployment<Scaler>().model_name("scaler").bind(args.value("k", 3.0f));
 }
+
+// ---- Multiplexed models in a worker process ---------------------------------------------------
+
+namespace {
+
+// Model "m<k>" multiplies by k. Answers carry the worker's pid and how many loads it has done.
+class PidModels {
+ public:
+  explicit PidModels(int max_models)
+      : models_({.max_num_models_per_replica = max_models}, [this](const std::string& id) -> cserve::Task<std::shared_ptr<int>> {
+          return load(id);
+        }) {}
+
+  cserve::Task<cserve::Json> operator()(const cserve::Request& req) {
+    std::shared_ptr<int> k = co_await models_.get(cserve::get_multiplexed_model_id());
+    co_return cserve::Json{{"value", *k * req.json().get<int>()}, {"pid", static_cast<long>(::getpid())}, {"loads", loads_}};
+  }
+
+ private:
+  cserve::Task<std::shared_ptr<int>> load(std::string id) {
+    co_await cserve::sleep_for(std::chrono::milliseconds(50));
+    if (id.size() < 2 || id[0] != 'm') throw cserve::HttpError(404, "no model '" + id + "'");
+    ++loads_;
+    co_return std::make_shared<int>(std::stoi(id.substr(1)));
+  }
+
+  int loads_ = 0;
+  cserve::Multiplexed<int> models_;
+};
+
+}  // namespace
+
+CSERVE_APPLICATION(multiplexed, args) {
+  return cserve::deployment<PidModels>().num_replicas(2).max_ongoing_requests(32).bind(args.value("max_models", 2));
+}

@@ -238,3 +238,43 @@ TEST(CallContext, FinishedChildrenUnregisterFromTheirParent) {
 
 }  // namespace
 }  // namespace cserve
+
+namespace cserve {
+namespace {
+
+std::shared_ptr<detail::CallContext> for_model(const std::string& id) {
+  auto c = std::make_shared<detail::CallContext>("/m");
+  c->set_multiplexed_model_id(id);
+  return c;
+}
+
+TEST(Router, AModelsCallsGoToTheReplicaHoldingItWhileItHasRoom) {
+  Fixture f;
+  auto router = std::make_shared<Router>("Echo", Router::Config{3, -1}, 7);
+  auto a = f.add_replica("a");
+  auto b = f.add_replica("b");
+  router->update({a, b}, {3, -1});
+  b->set_models({"m1"});
+  // b holds m1: its calls go there even though b is the busier replica.
+  for (int i = 0; i < 3; ++i) router->submit(f.call("/m", for_model("m1")));
+  EXPECT_EQ(b->in_flight(), 3);
+  EXPECT_EQ(a->in_flight(), 0);
+  // b is full: the next one goes to a, which from then on counts as holding m1 too.
+  router->submit(f.call("/m", for_model("m1")));
+  EXPECT_EQ(a->in_flight(), 1);
+  EXPECT_TRUE(a->holds_model("m1"));
+  // A model nobody holds goes to the replica holding the fewest models.
+  b->set_models({"m1", "m2"});
+  f.queue->run_all();
+  router->submit(f.call("/m", for_model("m3")));
+  EXPECT_TRUE(a->holds_model("m3"));
+  EXPECT_FALSE(b->holds_model("m3"));
+  // A replica's report replaces the router's view (an evicted model is no longer preferred).
+  a->set_models({"m3"});
+  EXPECT_FALSE(a->holds_model("m1"));
+  f.queue->run_all();
+  EXPECT_EQ(f.answers.size(), 5u);
+}
+
+}  // namespace
+}  // namespace cserve

@@ -17,7 +17,8 @@ std::string frame(FrameType type, std::uint64_t id, std::string_view payload) {
 
 TEST(Frames, RoundTripWhateverPiecesTheBytesArriveIn) {
   std::string stream = frame(FrameType::kCall, 7, "abc") + frame(FrameType::kCancel, 7, "") +
-                       frame(FrameType::kResult, 1ull << 40, std::string(5000, 'x'));
+                       frame(FrameType::kResult, 1ull << 40, std::string(5000, 'x')) +
+                       frame(FrameType::kModels, 0, "\x91\xa2m1");
   for (std::size_t piece : {std::size_t{1}, std::size_t{3}, std::size_t{14}, stream.size()}) {
     FrameDecoder d;
     std::vector<Frame> got;
@@ -28,7 +29,8 @@ TEST(Frames, RoundTripWhateverPiecesTheBytesArriveIn) {
         got.push_back(std::move(*r->frame));
       }
     }
-    ASSERT_EQ(got.size(), 3u) << "pieces of " << piece;
+    ASSERT_EQ(got.size(), 4u) << "pieces of " << piece;
+    EXPECT_EQ(got[3].type, FrameType::kModels);
     EXPECT_EQ(got[0].type, FrameType::kCall);
     EXPECT_EQ(got[0].call_id, 7u);
     EXPECT_EQ(got[0].payload, "abc");
@@ -66,6 +68,8 @@ TEST(Frames, MalformedHeadersAreRefusedWithAReason) {
   put_u32(short_length, 3);
   EXPECT_NE(refused(short_length).find("below 10"), std::string::npos);
   std::string bad_type = frame(FrameType::kCall, 1, "");
+  bad_type[4] = 12;  // one past the last type
+  EXPECT_NE(refused(bad_type).find("unknown frame type 12"), std::string::npos);
   bad_type[4] = 42;
   EXPECT_NE(refused(bad_type).find("unknown frame type 42"), std::string::npos);
   std::string zero_type = frame(FrameType::kCall, 1, "");
@@ -84,6 +88,7 @@ TEST(Messages, CallsRoundTripWithTheirArgumentsAsTheyWere) {
   h.deadline_ms = 250;
   h.kind = CallKind::kStream;
   h.credits = 4;
+  h.multiplexed_model_id = "customer-7";
   const std::string binary("\0\1\2\xff", 4);
   const std::string payload = encode_call(h, {"first", binary, ""});
   auto decoded = decode_call(payload);  // (its arguments are views into `payload`)
@@ -95,6 +100,7 @@ TEST(Messages, CallsRoundTripWithTheirArgumentsAsTheyWere) {
   EXPECT_EQ(c.header.deadline_ms, 250);
   EXPECT_EQ(c.header.kind, CallKind::kStream);
   EXPECT_EQ(c.header.credits, 4u);
+  EXPECT_EQ(c.header.multiplexed_model_id, "customer-7");
   ASSERT_EQ(c.arguments.size(), 3u);
   EXPECT_EQ(c.arguments[0], "first");
   EXPECT_EQ(c.arguments[1], binary);
