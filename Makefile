@@ -16,7 +16,9 @@ configure: deps
 build: configure
 	@cmake --build --preset $(PRESET)
 
-run: configure
+run:
+	@./scripts/install_deps.sh --core
+	@cmake --preset $(PRESET) >/dev/null
 	@cmake --build --preset $(PRESET) --target counter
 	./build/$(PRESET)/examples/counter --host $(HOST) --port $(PORT)
 

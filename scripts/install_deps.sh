@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages cserve needs to build, test and benchmark.
 # Idempotent: does nothing when every package is already present.
+#   install_deps.sh            everything the build and the test suite use
+#   install_deps.sh --core     without the model frameworks (enough for `make run`)
+#   install_deps.sh --bench    everything, and what the benchmarks compare against
 set -euo pipefail
 
 packages=(
@@ -11,9 +14,13 @@ packages=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   curl python3-grpcio python3-grpc-tools
 )
-if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(wrk python3-fastapi python3-uvicorn)
-fi
+# The model frameworks examples/models serves (LibTorch, XGBoost, OpenCV DNN).
+models=(libtorch-dev libxgboost-dev libopencv-dnn-dev libopencv-imgcodecs-dev libopencv-imgproc-dev)
+case "${1:-}" in
+  --core) ;;
+  --bench) packages+=("${models[@]}" wrk python3-fastapi python3-uvicorn) ;;
+  *) packages+=("${models[@]}") ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
