@@ -103,6 +103,12 @@ Runtime::Runtime(ServeOptions options) : options_(std::move(options)) {
         if (proxy) proxy->set_routes(std::move(t));
       });
   controller_->start();
+  std::string no_nvml;
+  if (auto nvml = NvmlReader::open("libnvidia-ml.so.1", &no_nvml)) {
+    gpu_metrics_ = std::make_unique<GpuMetrics>(std::move(nvml));
+  } else if (options_.gpus > 0) {
+    CSERVE_LOG(kInfo, "runtime") << "no GPU metrics: " << no_nvml;
+  }
   if (options_.admin.enabled) {
     admin_api_ = std::make_unique<AdminApi>(
         options_.admin.token,

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "common/clock.hpp"
+#include "common/gpu_metrics.hpp"
 #include "common/worker_pool.hpp"
 #include "admin/admin_api.hpp"
 #include "controller/controller.hpp"
@@ -70,6 +71,7 @@ class Runtime {
   std::unique_ptr<Controller> controller_;
   std::unique_ptr<AdminApi> admin_api_;
   std::unique_ptr<HttpProxy> admin_;
+  std::unique_ptr<GpuMetrics> gpu_metrics_;  // set when NVML is present
 
   Mutex mu_;
   bool shut_down_ CSERVE_GUARDED_BY(mu_) = false;
