@@ -4,6 +4,7 @@
 
 #include "support/http_client.hpp"
 #include "support/local_serve.hpp"
+#include "support/oip_client.hpp"
 #include "support/prometheus.hpp"
 
 #include <gtest/gtest.h>
@@ -72,6 +73,14 @@ class Multi {
   }
 
   std::vector<std::string> loaded() { return models_.loaded(); }
+
+  // Over gRPC (an application method): the message is a number's digits; the answer the scaled
+  // number, then the model id.
+  static void methods(Methods<Multi>& m) { m.add("/test.Models/Scale", &Multi::grpc_scale); }
+  Task<std::string> grpc_scale(std::string message) {
+    std::shared_ptr<Scaler> model = co_await models_.get(get_multiplexed_model_id());
+    co_return std::to_string(model->factor * std::stoi(message)) + " " + get_multiplexed_model_id();
+  }
 
  private:
   Json answer(int value) const {
@@ -186,6 +195,26 @@ TEST(Multiplex, AnUnknownIdIs404AFailingLoadIs500AndTheReplicaStaysHealthy) {
   auto m = scrape(serve);
   EXPECT_EQ(m.sum("cserve_multiplexed_model_load_failures_total", {{"deployment", "Multi"}}), 3);
   EXPECT_EQ(serve.status().applications.at("multi").status, ApplicationStatus::RUNNING);
+}
+
+TEST(Multiplex, GrpcCallsNameTheirModelInMetadata) {
+  reset_loads();
+  ServeOptions o = with_admin();
+  o.grpc.enabled = true;
+  o.grpc.port = 0;
+  Serve serve = start_local(o);
+  serve.run(deployment<Multi>().bind(3), {.name = "multi", .route_prefix = "/multi"});
+  auto call = [](const std::string& model, const std::string& number) {
+    Json op{{"op", "method"}, {"method", "/test.Models/Scale"}, {"message", test::hex_of(number)}};
+    if (!model.empty()) op["metadata"] = {{"multiplexed_model_id", model}};
+    return op;
+  };
+  Json r = test::run_oip_client(serve.grpc_port(), Json::array({call("m4", "5"), call("m4", "6"), call("", "1")}));
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0]["message"], test::hex_of("20 m4")) << r[0];
+  EXPECT_EQ(r[1]["message"], test::hex_of("24 m4")) << r[1];
+  EXPECT_EQ(r[2]["code"], "INVALID_ARGUMENT") << r[2];
+  EXPECT_EQ(loads_of("m4"), 1);
 }
 
 }  // namespace
