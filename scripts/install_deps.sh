@@ -12,7 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev libcli11-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  curl python3-grpcio python3-grpc-tools
+  curl python3-grpcio python3-grpc-tools etcd-server
 )
 # The model frameworks examples/models serves (LibTorch, XGBoost, OpenCV DNN).
 models=(libtorch-dev libxgboost-dev libopencv-dnn-dev libopencv-imgcodecs-dev libopencv-imgproc-dev)
