@@ -1,5 +1,6 @@
 #include "support/etcd_server.hpp"
 
+#include "support/http_client.hpp"
 #include "support/process.hpp"
 #include "support/wait.hpp"
 
@@ -62,9 +63,16 @@ EtcdServer::EtcdServer(const std::string& host) : host_(host) {
                               " --listen-peer-urls " + peer + " --initial-advertise-peer-urls " + peer +
                               " --initial-cluster test=" + peer + " > " + (dir_ / "etcd.log").string() + " 2>&1";
   process_ = std::make_unique<ChildProcess>("/bin/sh", std::vector<std::string>{"-c", command});
-  if (!wait_until([&] { return listening(host_, client_port_); }, std::chrono::seconds(20))) {
-    throw std::runtime_error("etcd did not start: " + log());
-  }
+  // Ready when it serves (its /health says so once the member has elected itself leader).
+  const bool ready = wait_until([&] {
+    if (!listening(host_, client_port_)) return false;
+    try {
+      return HttpClient(client_port_, host_).get("/health").body.find("\"true\"") != std::string::npos;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }, std::chrono::seconds(20));
+  if (!ready) throw std::runtime_error("etcd did not start: " + log());
 }
 
 EtcdServer::~EtcdServer() {
