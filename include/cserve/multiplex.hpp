@@ -80,15 +80,6 @@ class MultiplexRecorder {
   std::unique_ptr<Impl> impl_;
 };
 
-template <class T>
-struct LoadResult {
-  using type = T;
-};
-template <class T>
-struct LoadResult<Task<T>> {
-  using type = T;
-};
-
 }  // namespace detail
 
 template <class M>

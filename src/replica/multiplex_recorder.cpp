@@ -58,6 +58,7 @@ MultiplexRecorder::MultiplexRecorder() : impl_(std::make_unique<Impl>()) {
                           "multiplexed models a replica holds loaded now", c);
   impl_->load_latency_ms = &series(MetricType::kHistogram, "cserve_multiplexed_model_load_latency_ms",
                                    "time a multiplexed model's load took, in milliseconds", c, latency_ms_bounds());
+  replica->set_models({});  // routers: this replica serves multiplexed models
 }
 
 MultiplexRecorder::~MultiplexRecorder() {

@@ -45,6 +45,7 @@ void Replica::set_models(std::vector<std::string> ids) {
   {
     detail::MutexLock lock(models_mu_);
     models_ = ids;
+    multiplexed_ = true;
     listener = models_listener_;
   }
   if (listener) listener(ids);
@@ -52,6 +53,7 @@ void Replica::set_models(std::vector<std::string> ids) {
 
 void Replica::expect_model(const std::string& id) {
   detail::MutexLock lock(models_mu_);
+  if (!multiplexed_) return;
   if (std::find(models_.begin(), models_.end(), id) == models_.end()) models_.push_back(id);
 }
 
@@ -63,6 +65,11 @@ bool Replica::holds_model(std::string_view id) const {
 std::size_t Replica::model_count() const {
   detail::MutexLock lock(models_mu_);
   return models_.size();
+}
+
+bool Replica::multiplexed() const {
+  detail::MutexLock lock(models_mu_);
+  return multiplexed_;
 }
 
 std::vector<std::string> Replica::models() const {

@@ -88,14 +88,17 @@ class Replica {
   void record_call(std::chrono::steady_clock::time_point dispatched, const detail::CallContext& call);
 
   // Multiplexed models (cserve/multiplex.hpp) this replica holds or is loading, as routers see
-  // them: the replica's code reports its whole set after each load and eviction
-  // (set_models); a router that sends a request for a model the replica lacks notes it at once
-  // (expect_model), so concurrent first requests for one model go to the same replica.
+  // them: the replica's code reports its whole set when its Multiplexed is made and after each
+  // load and eviction (set_models); a router that sends a request for a model the replica lacks
+  // notes it at once (expect_model), so concurrent first requests for one model go to the same
+  // replica. A replica that never reported serves no multiplexed models: expect_model ignores it
+  // (a model id sent to an ordinary deployment is not remembered).
   void set_models(std::vector<std::string> ids) CSERVE_EXCLUDES(models_mu_);
   void expect_model(const std::string& id) CSERVE_EXCLUDES(models_mu_);
   bool holds_model(std::string_view id) const CSERVE_EXCLUDES(models_mu_);
   std::size_t model_count() const CSERVE_EXCLUDES(models_mu_);
   std::vector<std::string> models() const CSERVE_EXCLUDES(models_mu_);
+  bool multiplexed() const CSERVE_EXCLUDES(models_mu_);
   // Called with the new set after each set_models (a worker process sends it to its parent).
   void on_models_changed(std::function<void(const std::vector<std::string>&)> listener) CSERVE_EXCLUDES(models_mu_);
 
@@ -107,6 +110,7 @@ class Replica {
   Series& latency_ms_;
   mutable detail::Mutex models_mu_;
   std::vector<std::string> models_ CSERVE_GUARDED_BY(models_mu_);
+  bool multiplexed_ CSERVE_GUARDED_BY(models_mu_) = false;  // it has reported a model set
   std::function<void(const std::vector<std::string>&)> models_listener_ CSERVE_GUARDED_BY(models_mu_);
 };
 

@@ -12,7 +12,10 @@ Router::Router(std::string deployment, Config config, std::uint64_t seed) : depl
 }
 
 std::shared_ptr<Replica> Router::pick_locked(const std::string& model_id) {
-  if (!model_id.empty()) return pick_for_model_locked(model_id);
+  if (!model_id.empty() && std::any_of(replicas_.begin(), replicas_.end(),
+                                       [](const std::shared_ptr<Replica>& r) { return r->multiplexed(); })) {
+    return pick_for_model_locked(model_id);
+  }
   const std::size_t n = replicas_.size();
   const int limit = config_.max_ongoing_requests;
   if (n == 0) return nullptr;

@@ -254,6 +254,7 @@ TEST(Router, AModelsCallsGoToTheReplicaHoldingItWhileItHasRoom) {
   auto a = f.add_replica("a");
   auto b = f.add_replica("b");
   router->update({a, b}, {3, -1});
+  a->set_models({});  // both serve multiplexed models (their Multiplexed reported)
   b->set_models({"m1"});
   // b holds m1: its calls go there even though b is the busier replica.
   for (int i = 0; i < 3; ++i) router->submit(f.call("/m", for_model("m1")));
@@ -274,6 +275,19 @@ TEST(Router, AModelsCallsGoToTheReplicaHoldingItWhileItHasRoom) {
   EXPECT_FALSE(a->holds_model("m1"));
   f.queue->run_all();
   EXPECT_EQ(f.answers.size(), 5u);
+}
+
+TEST(Router, AModelIdSentToAnOrdinaryDeploymentIsNotRemembered) {
+  Fixture f;
+  auto router = std::make_shared<Router>("Echo", Router::Config{4, -1}, 5);
+  auto a = f.add_replica("a");
+  auto b = f.add_replica("b");
+  router->update({a, b}, {4, -1});
+  for (int i = 0; i < 50; ++i) router->submit(f.call("/m", for_model("id-" + std::to_string(i % 4))));
+  EXPECT_FALSE(a->multiplexed());
+  EXPECT_EQ(a->model_count() + b->model_count(), 0u);
+  f.queue->run_all();
+  EXPECT_EQ(f.answers.size(), 50u);
 }
 
 }  // namespace
