@@ -53,18 +53,28 @@ void Replica::set_models(std::vector<std::string> ids) {
 
 void Replica::expect_model(const std::string& id) {
   detail::MutexLock lock(models_mu_);
-  if (!multiplexed_) return;
-  if (std::find(models_.begin(), models_.end(), id) == models_.end()) models_.push_back(id);
+  if (multiplexed_) ++routed_models_[id];
+}
+
+void Replica::model_call_done(const std::string& id) {
+  detail::MutexLock lock(models_mu_);
+  auto it = routed_models_.find(id);
+  if (it != routed_models_.end() && --it->second == 0) routed_models_.erase(it);
 }
 
 bool Replica::holds_model(std::string_view id) const {
   detail::MutexLock lock(models_mu_);
-  return std::find(models_.begin(), models_.end(), id) != models_.end();
+  return std::find(models_.begin(), models_.end(), id) != models_.end() ||
+         routed_models_.find(std::string(id)) != routed_models_.end();
 }
 
 std::size_t Replica::model_count() const {
   detail::MutexLock lock(models_mu_);
-  return models_.size();
+  std::size_t n = models_.size();
+  for (const auto& [id, calls] : routed_models_) {
+    if (std::find(models_.begin(), models_.end(), id) == models_.end()) ++n;
+  }
+  return n;
 }
 
 bool Replica::multiplexed() const {

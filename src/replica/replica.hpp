@@ -27,6 +27,7 @@
 #include <chrono>
 #include <exception>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -88,15 +89,19 @@ class Replica {
   void record_call(std::chrono::steady_clock::time_point dispatched, const detail::CallContext& call);
 
   // Multiplexed models (cserve/multiplex.hpp) this replica holds or is loading, as routers see
-  // them: the replica's code reports its whole set when its Multiplexed is made and after each
-  // load and eviction (set_models); a router that sends a request for a model the replica lacks
-  // notes it at once (expect_model), so concurrent first requests for one model go to the same
-  // replica. A replica that never reported serves no multiplexed models: expect_model ignores it
-  // (a model id sent to an ordinary deployment is not remembered).
+  // them: the set the replica's code reports when its Multiplexed is made and after each load
+  // and eviction (set_models), and the models of the calls routed to it that have not finished
+  // (expect_model when dispatched, model_call_done when finished) — a call's model is loaded, or
+  // loading, by the time the call finishes, so concurrent first requests for one model go to the
+  // same replica and a report that raced ahead of a queued call does not hide its model. A replica
+  // that never reported serves no multiplexed models: expect_model ignores it (a model id sent to
+  // an ordinary deployment is not remembered).
   void set_models(std::vector<std::string> ids) CSERVE_EXCLUDES(models_mu_);
   void expect_model(const std::string& id) CSERVE_EXCLUDES(models_mu_);
+  void model_call_done(const std::string& id) CSERVE_EXCLUDES(models_mu_);
   bool holds_model(std::string_view id) const CSERVE_EXCLUDES(models_mu_);
   std::size_t model_count() const CSERVE_EXCLUDES(models_mu_);
+  // The set the replica reported last.
   std::vector<std::string> models() const CSERVE_EXCLUDES(models_mu_);
   bool multiplexed() const CSERVE_EXCLUDES(models_mu_);
   // Called with the new set after each set_models (a worker process sends it to its parent).
@@ -109,7 +114,8 @@ class Replica {
   Series& requests_;
   Series& latency_ms_;
   mutable detail::Mutex models_mu_;
-  std::vector<std::string> models_ CSERVE_GUARDED_BY(models_mu_);
+  std::vector<std::string> models_ CSERVE_GUARDED_BY(models_mu_);                // reported
+  std::map<std::string, int> routed_models_ CSERVE_GUARDED_BY(models_mu_);       // calls not finished
   bool multiplexed_ CSERVE_GUARDED_BY(models_mu_) = false;  // it has reported a model set
   std::function<void(const std::vector<std::string>&)> models_listener_ CSERVE_GUARDED_BY(models_mu_);
 };

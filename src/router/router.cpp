@@ -65,7 +65,7 @@ std::shared_ptr<Replica> Router::pick_for_model_locked(const std::string& model_
   for (const Candidate& c : ranked) {
     auto& r = replicas_[c.index];
     if (!r->try_acquire(limit)) continue;
-    if (!c.holds) r->expect_model(model_id);
+    r->expect_model(model_id);  // until the call finishes (dispatch's completion)
     return r;
   }
   return nullptr;
@@ -128,6 +128,7 @@ void Router::dispatch(std::shared_ptr<Replica> replica, detail::Call call) {
   r->execute(std::move(call), [self = shared_from_this(), replica = std::move(replica),
                                context = std::move(context), dispatched = std::chrono::steady_clock::now()] {
     replica->record_call(dispatched, *context);
+    if (!context->multiplexed_model_id().empty()) replica->model_call_done(context->multiplexed_model_id());
     replica->release();
     self->drain();
   });

@@ -2,8 +2,8 @@
 //
 // Replica choice is power of two choices over in-flight counts the router reads without a round
 // trip; a replica at max_ongoing_requests is skipped. A call for a multiplexed model goes to the
-// least loaded replica holding that model, else to one holding the fewest models (which then
-// counts as holding it). When every replica is full (or none is
+// least loaded replica holding that model (or running a call for it), else to one holding the
+// fewest models (which then counts as holding it). When every replica is full (or none is
 // running yet) the request waits in a FIFO queue of at most max_queued_requests (-1: unbounded);
 // a full queue rejects at once (kOverloaded). Each completion frees a slot and dispatches the queue's head.
 // A queued call whose request is cancelled (client gone, request_timeout_s passed) leaves the
