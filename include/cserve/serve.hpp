@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace cserve {
 
@@ -62,6 +63,17 @@ struct LoggingOptions {
   std::optional<bool> enable_access_log;  // a line per request at the proxy and each replica; off
 };
 
+// Cluster mode (docs/cluster.md): with etcd endpoints the instance is one node of a cluster. It
+// registers itself (name, address, resources) under a lease that lapses when the node dies or is
+// cut off, stands as a controller candidate, and sees every other node. Without them (the
+// default) everything stays in this process and no etcd is needed.
+struct ClusterOptions {
+  std::vector<std::string> etcd;  // etcd client URLs: "http://10.0.0.1:2379", ...
+  std::string node_name;          // unique in the cluster; default: the host name
+  std::string node_ip = "127.0.0.1";  // where the other nodes reach this one
+  int lease_ttl_s = 10;           // a node silent this long is gone (its lease ends)
+};
+
 struct ServeOptions {
   HttpOptions http;
   AdminOptions admin;
@@ -78,6 +90,7 @@ struct ServeOptions {
   // The cserve executable that runs worker processes; empty: $CSERVE_WORKER_BINARY, else this
   // process when it is the cserve command.
   std::string worker_binary;
+  ClusterOptions cluster;
 };
 
 struct RunOptions {

@@ -6,7 +6,9 @@
 
 #include <cserve/json.hpp>
 
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,10 +64,28 @@ struct ApplicationStatusInfo {
   std::map<std::string, DeploymentStatusInfo> deployments;
 };
 
+// A node of the instance: in embedded mode the process itself; in cluster mode every node
+// registered in the cluster's store, as its last heartbeat said (docs/cluster.md).
+struct NodeStatusInfo {
+  std::string node_id;
+  std::string ip;
+  int http_port = 0;
+  int admin_port = 0;
+  std::map<std::string, double> resources;  // in all: "CPU", "GPU" and custom names
+  std::map<std::string, double> available;  // not held by replicas
+  int replicas = 0;                         // replicas placed on it
+  bool controller_leader = false;           // its controller leads the cluster (cluster mode)
+  std::optional<std::int64_t> last_heartbeat_ms;  // Unix time in ms (cluster mode)
+};
+
 struct ServeStatus {
   std::string http_host;
   int http_port = 0;
   std::map<std::string, ApplicationStatusInfo> applications;
+  std::vector<NodeStatusInfo> nodes;
+  // Cluster mode: why the node list may be stale (the store unreachable since ...); none when
+  // current or in embedded mode.
+  std::optional<std::string> cluster_warning;
 };
 
 Json to_json(const ServeStatus& s);

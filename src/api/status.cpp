@@ -81,7 +81,21 @@ Json to_json(const ServeStatus& s) {
                   {"message", app.message},
                   {"deployments", deps}};
   }
-  return {{"http", {{"host", s.http_host}, {"port", s.http_port}}}, {"applications", apps}};
+  Json nodes = Json::array();
+  for (const auto& n : s.nodes) {
+    nodes.push_back({{"node_id", n.node_id},
+                     {"ip", n.ip},
+                     {"http_port", n.http_port},
+                     {"admin_port", n.admin_port},
+                     {"resources", n.resources},
+                     {"available", n.available},
+                     {"replicas", n.replicas},
+                     {"controller_leader", n.controller_leader},
+                     {"last_heartbeat_ms", n.last_heartbeat_ms ? Json(*n.last_heartbeat_ms) : Json()}});
+  }
+  Json out = {{"http", {{"host", s.http_host}, {"port", s.http_port}}}, {"applications", apps}, {"nodes", nodes}};
+  if (s.cluster_warning) out["cluster_warning"] = *s.cluster_warning;
+  return out;
 }
 
 }  // namespace cserve

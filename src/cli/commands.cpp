@@ -8,6 +8,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -60,12 +63,45 @@ std::string error_of(const AdminReply& r) {
   }
 }
 
+std::string format_amount(double v) {
+  std::ostringstream o;
+  o << v;
+  return o.str();
+}
+
+// Cluster mode: a line per node (embedded mode has one node, the process itself: not shown).
+void print_nodes(const Json& s, std::ostream& out) {
+  if (!s.contains("nodes")) return;
+  bool cluster = s.contains("cluster_warning");
+  for (const auto& n : s["nodes"]) cluster = cluster || !n["last_heartbeat_ms"].is_null();
+  if (!cluster) return;
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  out << "nodes: " << s["nodes"].size() << "\n";
+  for (const auto& n : s["nodes"]) {
+    out << "  " << n["node_id"].get<std::string>() << " at " << n["ip"].get<std::string>() << " (http "
+        << n["http_port"].get<int>() << ", admin " << n["admin_port"].get<int>() << "): " << n["replicas"].get<int>()
+        << " replicas; free";
+    const char* sep = " ";
+    for (const auto& [name, total] : n["resources"].items()) {
+      const double free = n["available"].value(name, 0.0);
+      out << sep << name << " " << format_amount(free) << "/" << format_amount(total.get<double>());
+      sep = ", ";
+    }
+    if (!n["last_heartbeat_ms"].is_null()) {
+      const double ago = static_cast<double>(now_ms - n["last_heartbeat_ms"].get<std::int64_t>()) / 1000.0;
+      out << "; heartbeat " << format_amount(std::max(0.0, std::round(ago * 10) / 10)) << " s ago";
+    }
+    if (n["controller_leader"].get<bool>()) out << "; controller leader";
+    out << "\n";
+  }
+  if (s.contains("cluster_warning")) out << "warning: " << s["cluster_warning"].get<std::string>() << "\n";
+}
+
 void print_status(const Json& s, std::ostream& out) {
   const Json& apps = s["applications"];
-  if (apps.empty()) {
-    out << "no applications\n";
-    return;
-  }
+  if (apps.empty()) out << "no applications\n";
   for (const auto& [name, a] : apps.items()) {
     out << name << ": " << a["status"].get<std::string>() << " at " << a["route_prefix"].get<std::string>();
     if (!a["message"].get<std::string>().empty()) out << " (" << a["message"].get<std::string>() << ")";
@@ -79,6 +115,7 @@ void print_status(const Json& s, std::ostream& out) {
       out << "\n";
     }
   }
+  print_nodes(s, out);
 }
 
 // Starts the runtime for `start` and `run`; Error/ConfigError propagate.
@@ -87,9 +124,11 @@ Serve start_runtime(ServeOptions o) {
   return cserve::start(o);
 }
 
-void announce(const Serve& s, std::ostream& out) {
+void announce(const Serve& s, const ServeOptions& o, std::ostream& out) {
+  // An admin API bound to every address is reached at loopback from here.
+  const std::string admin_host = o.admin.host == "0.0.0.0" ? "127.0.0.1" : o.admin.host;
   out << "listening on http://" << s.http_host() << ":" << s.http_port() << "\n"
-      << "admin API on http://" << "127.0.0.1" << ":" << s.admin_port() << "\n";
+      << "admin API on http://" << admin_host << ":" << s.admin_port() << "\n";
   if (s.grpc_port() != 0) out << "gRPC on " << s.grpc_host() << ":" << s.grpc_port() << "\n";
   out.flush();
 }
@@ -130,7 +169,7 @@ Json read_config(const std::string& path) {
 int start(const StartArgs& a, std::ostream& out, std::ostream& err) {
   if (a.foreground) {
     Serve s = start_runtime(a.options);
-    s.wait([&] { announce(s, out); });  // once SIGTERM drains instead of killing
+    s.wait([&] { announce(s, a.options, out); });  // once SIGTERM drains instead of killing
     return 0;
   }
   int ready[2];
@@ -158,7 +197,8 @@ int start(const StartArgs& a, std::ostream& out, std::ostream& err) {
     int code = 0;
     try {
       Serve s = start_runtime(a.options);
-      report = "ok http://" + s.http_host() + ":" + std::to_string(s.http_port()) + " http://127.0.0.1:" +
+      const std::string admin_host = a.options.admin.host == "0.0.0.0" ? "127.0.0.1" : a.options.admin.host;
+      report = "ok http://" + s.http_host() + ":" + std::to_string(s.http_port()) + " http://" + admin_host + ":" +
                std::to_string(s.admin_port()) +
                (s.grpc_port() != 0 ? " " + s.grpc_host() + ":" + std::to_string(s.grpc_port()) : std::string()) + "\n";
       s.wait([&] {  // ready once SIGTERM drains instead of killing
@@ -206,13 +246,14 @@ int run(const RunArgs& a, std::ostream& out, std::ostream& /*err: errors propaga
     config = parse_json_config(Json{{"applications", Json::array({app})}});
   }
   auto apps = build_applications(config);  // before starting anything: errors cost nothing
-  Serve s = start_runtime(apply_runtime_options(config, a.options));
+  const ServeOptions options = apply_runtime_options(config, a.options);
+  Serve s = start_runtime(options);
   for (auto& [cfg, app] : apps) {
     out << "deploying " << cfg.name << " at " << cfg.route_prefix << "\n";
     out.flush();
     s.run(app, {.name = cfg.name, .route_prefix = cfg.route_prefix});
   }
-  s.wait([&] { announce(s, out); });  // once SIGTERM drains instead of killing
+  s.wait([&] { announce(s, options, out); });  // once SIGTERM drains instead of killing
   return 0;
 }
 

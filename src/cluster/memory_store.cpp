@@ -304,7 +304,7 @@ std::unique_ptr<Watch> MemoryStore::watch_prefix(const std::string& prefix, Revi
   w->callback = std::move(callback);
   detail::MutexLock lock(mu_);
   const std::uint64_t id = next_watcher_++;
-  if (from > 0 && from <= compacted_) {
+  if (from > 0 && from < compacted_) {  // as etcd: the compact revision itself is still there
     WatchUpdate end;
     end.ended = StoreError::Kind::kCompacted;
     end.why = "required revision " + std::to_string(from) + " has been compacted (compacted up to " +

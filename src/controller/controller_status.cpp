@@ -108,6 +108,22 @@ ServeStatus Controller::status() const {
     }
     out.applications.emplace(name, std::move(a));
   }
+  for (const NodeResources& total : options_.nodes) {
+    NodeStatusInfo n;
+    n.node_id = total.node_id;
+    n.resources = amounts(total);
+    for (const NodeResources& f : free_) {
+      if (f.node_id == total.node_id) n.available = amounts(f);
+    }
+    for (const auto& [name, app] : apps_) {
+      for (const auto& [dname, d] : app->deployments) {
+        for (const auto& r : d.replicas) {
+          if (r->allocation && r->allocation->node_id == total.node_id) ++n.replicas;
+        }
+      }
+    }
+    out.nodes.push_back(std::move(n));
+  }
   return out;
 }
 

@@ -25,6 +25,15 @@ std::string describe(const NodeResources& n) {
   return s + "}";
 }
 
+std::map<std::string, double> amounts(const NodeResources& n) {
+  std::map<std::string, double> out = n.custom;
+  double gpu_total = 0;
+  for (double g : n.gpus) gpu_total += g;
+  out["CPU"] = n.cpus;
+  out["GPU"] = gpu_total;
+  return out;
+}
+
 namespace {
 
 // Why `want` does not fit on `node`, or nullopt with the allocation when it does.

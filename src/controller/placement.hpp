@@ -50,5 +50,7 @@ void apply_allocation(std::vector<NodeResources>& nodes, const Allocation& a, in
 std::string describe(const Resources& r);
 // A node's amounts: "{CPU: 2, GPU: 0}" (GPU: the sum of the devices' shares).
 std::string describe(const NodeResources& n);
+// The same amounts by name: {"CPU": 2, "GPU": 0, "tpu": 1}.
+std::map<std::string, double> amounts(const NodeResources& n);
 
 }  // namespace cserve

@@ -63,6 +63,14 @@ void add_serve_options(CLI::App* cmd, cserve::ServeOptions& o) {
          "where replicas run when their deployment does not say: thread (default) or process (a worker process "
          "per replica)")
       ->check(CLI::IsMember({"thread", "process"}));
+  // Cluster mode (docs/cluster.md).
+  cmd->add_option("--etcd", o.cluster.etcd, "join a cluster: etcd client URLs, comma-separated (http://10.0.0.1:2379,...)")
+      ->delimiter(',');
+  cmd->add_option("--node-name", o.cluster.node_name, "this node's name in the cluster (default: the host name)");
+  cmd->add_option("--node-ip", o.cluster.node_ip, "the address other nodes reach this node at")->capture_default_str();
+  cmd->add_option("--lease-ttl-s", o.cluster.lease_ttl_s, "seconds of silence after which the cluster drops this node")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 3600));
 }
 
 // `cserve worker`: started by a serving process, never by hand (hidden from --help).

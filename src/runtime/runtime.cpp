@@ -10,6 +10,8 @@
 #include <cmath>
 #include "config/serve_config.hpp"
 
+#include <unistd.h>
+
 #include <csignal>
 
 namespace cserve::detail {
@@ -36,6 +38,7 @@ void validate(const ServeOptions& o) {
     if (!(std::isfinite(v) && v >= 0)) throw ConfigError("custom_resources[" + name + "] must be >= 0");
   }
   if (!positive(o.control_loop_period_s)) throw ConfigError("control_loop_period_s must be > 0");
+  if (auto e = validate_cluster(o.cluster)) throw ConfigError(*e);
   if (auto e = validate_admin(o.admin)) throw ConfigError(*e);
   if (o.grpc.port < 0 || o.grpc.port > 65535) throw ConfigError("grpc.port must be 0..65535");
   if (o.grpc.max_message_bytes == 0 || o.grpc.max_message_bytes > (1u << 31) - 1) {
@@ -68,7 +71,7 @@ int cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurr
 
 NodeResources local_node(const ServeOptions& o) {
   NodeResources n;
-  n.node_id = "local";
+  n.node_id = o.cluster.etcd.empty() ? "local" : node_name(o.cluster);
   n.cpus = o.cpus.value_or(static_cast<double>(cores()));
   n.gpus.assign(static_cast<std::size_t>(o.gpus), 1.0);
   n.custom = o.custom_resources;
@@ -121,6 +124,33 @@ Runtime::Runtime(ServeOptions options) : options_(std::move(options)) {
         h, [api = admin_api_.get()](const Request& r) { return api->handle(r); }, /*record_metrics=*/false);
     admin_->start();
   }
+  if (!options_.cluster.etcd.empty()) {
+    try {
+      join_cluster();
+    } catch (...) {
+      shutdown();
+      throw;
+    }
+  }
+}
+
+void Runtime::join_cluster() {
+  cluster::NodeRecord record;
+  record.id = node_name(options_.cluster);
+  record.ip = options_.cluster.node_ip;
+  record.http_port = http_port();
+  record.admin_port = admin_port();
+  record.pid = ::getpid();
+  record.resources = amounts(local_node(options_));
+  cluster_ = std::make_unique<ClusterMembership>(options_.cluster, std::move(record), [this] {
+    cluster::NodeUsage u;
+    const ServeStatus s = controller_->status();
+    if (!s.nodes.empty()) {
+      u.available = s.nodes.front().available;
+      u.replicas = s.nodes.front().replicas;
+    }
+    return u;
+  });
 }
 
 std::vector<DeploymentDef> Runtime::resolve_isolation(std::vector<DeploymentDef> defs) const {
@@ -209,6 +239,12 @@ ServeStatus Runtime::status() const {
   ServeStatus s = controller_->status();
   s.http_host = options_.http.host;
   s.http_port = http_port();
+  for (NodeStatusInfo& n : s.nodes) {
+    n.ip = options_.cluster.etcd.empty() ? options_.http.host : options_.cluster.node_ip;
+    n.http_port = http_port();
+    n.admin_port = admin_port();
+  }
+  if (cluster_) cluster_->fill(s);
   return s;
 }
 
@@ -242,6 +278,7 @@ void Runtime::shutdown() {
     shut_down_ = true;
     if (waiting_) waiting_->stop();
   }
+  if (cluster_) cluster_->stop();  // leaves the cluster first: its lease revoked
   // Long enough for every replica's graceful_shutdown_timeout_s (Ray's default 20 s) to apply.
   const Duration timeout = std::chrono::seconds(30);
   // Requests in flight get as long as the deployments' graceful_shutdown_timeout_s allows; those

@@ -16,6 +16,7 @@
 #include "grpc/grpc_ingress.hpp"
 #include "proxy/http_proxy.hpp"
 #include "replica/launcher.hpp"
+#include "runtime/cluster_membership.hpp"
 
 #include <cserve/detail/mutex.hpp>
 #include <cserve/serve.hpp>
@@ -59,6 +60,8 @@ class Runtime {
   int grpc_port() const { return grpc_ ? grpc_->port() : 0; }
 
  private:
+  void join_cluster();
+
   // Constant after construction (the components are made by the constructor and live until the
   // destructor; shutdown() stops them in order).
   const ServeOptions options_;
@@ -72,6 +75,7 @@ class Runtime {
   std::unique_ptr<AdminApi> admin_api_;
   std::unique_ptr<HttpProxy> admin_;
   std::unique_ptr<GpuMetrics> gpu_metrics_;  // set when NVML is present
+  std::unique_ptr<ClusterMembership> cluster_;  // cluster mode only; last, so that it goes first
 
   Mutex mu_;
   bool shut_down_ CSERVE_GUARDED_BY(mu_) = false;

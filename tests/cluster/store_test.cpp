@@ -161,6 +161,12 @@ TYPED_TEST(StoreContract, AWatchFromACompactedRevisionEndsAndSaysSo) {
   ASSERT_TRUE(test::wait_until([&] { return seen.has_ended(); }, 10s));
   EXPECT_EQ(*seen.ended, StoreError::Kind::kCompacted);
   EXPECT_NE(seen.why.find("compacted"), std::string::npos) << seen.why;
+  // The compact revision itself is kept: a watch from there starts with its event.
+  Seen at_compaction;
+  auto from_late = s.watch_prefix("c/", late, at_compaction.callback());
+  ASSERT_TRUE(test::wait_until([&] { return at_compaction.count() == 1; }, 10s));
+  EXPECT_EQ(at_compaction.all()[0].kv.value, "c");
+  EXPECT_FALSE(at_compaction.has_ended());
   // What a watcher does then: read again, and watch from after the read.
   Range now = s.get_prefix("c/");
   EXPECT_EQ(now.kvs[0].value, "c");

@@ -21,11 +21,13 @@ class EtcdServer {
   EtcdServer& operator=(const EtcdServer&) = delete;
 
   std::string endpoint() const;  // http://HOST:PORT
-  void pause();                  // SIGSTOP
+  void pause();                  // SIGSTOP; returns once etcd is stopped
   void resume();                 // SIGCONT
   std::string log() const;
 
  private:
+  bool start();  // false: it exited or did not answer in time
+
   std::filesystem::path dir_;
   std::string host_;
   int client_port_ = 0;

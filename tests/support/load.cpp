@@ -23,12 +23,12 @@ struct LoadGenerator::Impl {
     std::optional<http::response<http::string_body>> res;
   };
 
-  Impl(int p, std::string t, int n, std::chrono::seconds d, std::atomic<long>& r)
-      : port(p), target(std::move(t)), connections(n), max_duration(d), responses(r), deadline(io) {}
+  Impl(std::string h, int p, std::string t, int n, std::chrono::seconds d, std::atomic<long>& r)
+      : host(std::move(h)), port(p), target(std::move(t)), connections(n), max_duration(d), responses(r), deadline(io) {}
 
   void connect(Client& c) {
     if (stopping) return;
-    c.stream.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)),
+    c.stream.async_connect(tcp::endpoint(asio::ip::make_address(host), static_cast<unsigned short>(port)),
                            [this, &c](beast::error_code ec) {
                              if (ec) return on_error(c);
                              send(c);
@@ -38,7 +38,7 @@ struct LoadGenerator::Impl {
   void send(Client& c) {
     if (stopping) return close(c);
     c.req = {http::verb::get, target, 11};
-    c.req.set(http::field::host, "127.0.0.1");
+    c.req.set(http::field::host, host);
     c.req.keep_alive(true);
     c.stream.expires_after(std::chrono::seconds(30));
     http::async_write(c.stream, c.req, [this, &c](beast::error_code ec, std::size_t) {
@@ -91,6 +91,7 @@ struct LoadGenerator::Impl {
   }
 
   asio::io_context io;
+  std::string host;
   int port;
   std::string target;
   int connections;
@@ -102,9 +103,9 @@ struct LoadGenerator::Impl {
   bool stopping = false;
 };
 
-LoadGenerator::LoadGenerator(int port, std::string target, int connections,
-                             std::chrono::seconds max_duration)
-    : impl_(std::make_unique<Impl>(port, std::move(target), connections, max_duration, responses_)) {}
+LoadGenerator::LoadGenerator(int port, std::string target, int connections, std::chrono::seconds max_duration,
+                             std::string host)
+    : impl_(std::make_unique<Impl>(std::move(host), port, std::move(target), connections, max_duration, responses_)) {}
 
 LoadGenerator::~LoadGenerator() { stop(); }
 

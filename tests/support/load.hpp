@@ -1,5 +1,6 @@
-// load.hpp — a bounded load generator for integration tests: N keep-alive connections, each
-// sending GET `target` back to back on one background thread, until stop() or `max_duration`.
+// load.hpp — a bounded load generator for integration tests: N keep-alive connections (to
+// 127.0.0.1 unless told another loopback address), each sending GET `target` back to back on
+// one background thread, until stop() or `max_duration`.
 // Thread-safety: start() and stop() from the owner thread; counters are read after stop().
 #pragma once
 
@@ -26,7 +27,7 @@ struct LoadStats {
 class LoadGenerator {
  public:
   LoadGenerator(int port, std::string target, int connections,
-                std::chrono::seconds max_duration = std::chrono::seconds(60));
+                std::chrono::seconds max_duration = std::chrono::seconds(60), std::string host = "127.0.0.1");
   ~LoadGenerator();
   void start();
   LoadStats stop();

@@ -1,0 +1,48 @@
+// cluster_membership.hpp — this process as one node of a cluster (ServeOptions::cluster,
+// docs/cluster.md): its connection to etcd and its NodeAgent, and the cluster's nodes in status.
+//
+// The node registers when the membership is made (the constructor throws when the store does not
+// take the registration in time) and leaves when it stops (its lease revoked). While etcd is away
+// the node keeps serving and its status shows the last node list it saw, with a warning.
+// Thread-safety: every member function may be called from any thread.
+#pragma once
+
+#include "cluster/node_agent.hpp"
+#include "cluster/store.hpp"
+
+#include <cserve/serve.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace cserve::detail {
+
+class ClusterMembership {
+ public:
+  // `record` has the node's id, address, ports and resources; `usage` reads what is free now.
+  ClusterMembership(const ClusterOptions& options, cluster::NodeRecord record,
+                    std::function<cluster::NodeUsage()> usage);
+  ~ClusterMembership();
+  ClusterMembership(const ClusterMembership&) = delete;
+  ClusterMembership& operator=(const ClusterMembership&) = delete;
+
+  // Replaces `s.nodes` (this node alone, as the controller sees it) with every node of the
+  // cluster, and says in `s.cluster_warning` why that list may be stale.
+  void fill(ServeStatus& s) const;
+  // Leaves the cluster: revokes the node's lease. Idempotent.
+  void stop();
+
+ private:
+  std::unique_ptr<cluster::Store> store_;
+  std::unique_ptr<cluster::NodeAgent> agent_;
+};
+
+// Why `options` cannot start a cluster node (a message naming the field), or nullopt. Embedded
+// mode (no etcd endpoints) is always valid.
+std::optional<std::string> validate_cluster(const ClusterOptions& options);
+// The node name to use: options.node_name, else the host name.
+std::string node_name(const ClusterOptions& options);
+
+}  // namespace cserve::detail
