@@ -248,10 +248,19 @@ int run(const RunArgs& a, std::ostream& out, std::ostream& /*err: errors propaga
   auto apps = build_applications(config);  // before starting anything: errors cost nothing
   const ServeOptions options = apply_runtime_options(config, a.options);
   Serve s = start_runtime(options);
-  for (auto& [cfg, app] : apps) {
-    out << "deploying " << cfg.name << " at " << cfg.route_prefix << "\n";
-    out.flush();
-    s.run(app, {.name = cfg.name, .route_prefix = cfg.route_prefix});
+  if (!options.cluster.etcd.empty()) {
+    // A cluster node: the config becomes the cluster's target, as `cserve deploy` makes it.
+    const std::string admin_host = options.admin.host == "0.0.0.0" ? "127.0.0.1" : options.admin.host;
+    AdminClient self("http://" + admin_host + ":" + std::to_string(s.admin_port()), options.admin.token);
+    const AdminReply put = self.call("PUT", "/api/serve/applications/", config.source.dump());
+    if (put.status != 200) throw Error("the cluster did not take the config: " + error_of(put), ErrorCode::kUnavailable);
+    out << "deployed to the cluster: " << config.applications.size() << " application(s)\n";
+  } else {
+    for (auto& [cfg, app] : apps) {
+      out << "deploying " << cfg.name << " at " << cfg.route_prefix << "\n";
+      out.flush();
+      s.run(app, {.name = cfg.name, .route_prefix = cfg.route_prefix});
+    }
   }
   s.wait([&] { announce(s, options, out); });  // once SIGTERM drains instead of killing
   return 0;

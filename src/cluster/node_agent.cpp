@@ -78,6 +78,12 @@ std::optional<std::string> NodeAgent::leader() const {
   return it->second.value;
 }
 
+std::optional<Revision> NodeAgent::term() const {
+  detail::MutexLock lock(mu_);
+  if (term_ == 0 || state_ != State::kRegistered) return std::nullopt;
+  return term_;
+}
+
 bool NodeAgent::leading() const { return state() == State::kRegistered && leader() == options_.record.id; }
 
 std::vector<NodeRecord> NodeAgent::nodes() const {
@@ -159,7 +165,10 @@ void NodeAgent::run() {
     }
     election_.reset();
     lease_ = 0;
-    term_ = 0;
+    {
+      detail::MutexLock lock(mu_);
+      term_ = 0;
+    }
     CSERVE_LOG(kWarning, "cluster") << "node " << options_.record.id << " lost its lease (" << lost
                                     << "); registering again";
     if (options_.on_lost) options_.on_lost(lost);
@@ -252,6 +261,7 @@ void NodeAgent::lead() {
   if (!election_) return;
   try {
     const std::optional<Revision> term = election_->try_lead();
+    detail::MutexLock lock(mu_);
     if (term && *term != term_) {
       CSERVE_LOG(kInfo, "cluster") << "node " << options_.record.id << " leads the controllers (term " << *term << ")";
     }

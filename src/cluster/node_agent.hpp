@@ -64,6 +64,9 @@ class NodeAgent {
   bool leading() const;
   // The leading node, as the mirror of the election key says.
   std::optional<std::string> leader() const;
+  // The term this node leads in, as of its last attempt to lead (writes as leader are fenced on
+  // it: Election::fenced); nullopt while it does not lead.
+  std::optional<Revision> term() const;
   // Every registered node, from the mirror (the last snapshot while the store is away).
   std::vector<NodeRecord> nodes() const;
   // Whether the node list is current (the mirror's watch runs), else why not.
@@ -92,7 +95,6 @@ class NodeAgent {
   // Agent thread only.
   LeaseId lease_ = 0;
   Revision created_ = 0;  // the create revision of this registration's record
-  Revision term_ = 0;     // the term this node leads in; 0 while it does not
   std::unique_ptr<Election> election_;
   std::unique_ptr<LeaseKeeper> keeper_;
 
@@ -104,6 +106,7 @@ class NodeAgent {
   std::optional<std::string> problem_ CSERVE_GUARDED_BY(mu_);
   bool nudged_ CSERVE_GUARDED_BY(mu_) = false;  // the election key changed
   int lease_losses_ CSERVE_GUARDED_BY(mu_) = 0;
+  Revision term_ CSERVE_GUARDED_BY(mu_) = 0;  // the term this node leads in; 0 while it does not
   std::thread thread_;
 };
 

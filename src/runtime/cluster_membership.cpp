@@ -34,7 +34,7 @@ std::optional<std::string> validate_cluster(const ClusterOptions& options) {
 }
 
 ClusterMembership::ClusterMembership(const ClusterOptions& options, cluster::NodeRecord record,
-                                     std::function<cluster::NodeUsage()> usage) {
+                                     std::function<cluster::NodeUsage()> usage, ClusterControl::Hooks hooks) {
   const std::chrono::seconds ttl(options.lease_ttl_s);
   // A call waits at most half a TTL, so that a lease keeper notices an unreachable store in time.
   const auto call_timeout = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(5000), ttl / 2);
@@ -53,11 +53,14 @@ ClusterMembership::ClusterMembership(const ClusterOptions& options, cluster::Nod
     for (const auto& e : options.etcd) endpoints += (endpoints.empty() ? "" : ",") + e;
     throw Error("node '" + id + "' could not join the cluster at " + endpoints + ": " + why, ErrorCode::kUnavailable);
   }
+  control_ = std::make_unique<ClusterControl>(*store_, *agent_, ttl, std::move(hooks));
+  submit_wait_ = ttl + std::chrono::seconds(5);
 }
 
 ClusterMembership::~ClusterMembership() { stop(); }
 
 void ClusterMembership::stop() {
+  if (control_) control_->stop();
   if (agent_) agent_->stop();
 }
 
@@ -87,10 +90,27 @@ void ClusterMembership::fill(ServeStatus& s) const {
     }
     s.nodes.push_back(std::move(n));
   }
+  std::vector<std::string> warnings;
   if (agent_->state() != cluster::NodeAgent::State::kRegistered) {
-    s.cluster_warning = "this node is not registered: " + agent_->problem().value_or("registering");
+    warnings.push_back("this node is not registered: " + agent_->problem().value_or("registering"));
   } else if (auto stale = agent_->nodes_problem()) {
-    s.cluster_warning = "the node list may be stale: " + *stale;
+    warnings.push_back("the node list may be stale: " + *stale);
+  }
+  for (std::string& p : control_->problems()) warnings.push_back(std::move(p));
+  // Replicas placed on no node keep their application deploying on every node, with the reason.
+  for (const Shortfall& f : control_->shortfalls()) {
+    warnings.push_back(f.message);
+    auto app = s.applications.find(f.deployment.first);
+    if (app == s.applications.end()) continue;
+    if (app->second.status == ApplicationStatus::RUNNING) app->second.status = ApplicationStatus::DEPLOYING;
+    app->second.message = f.message;
+    auto d = app->second.deployments.find(f.deployment.second);
+    if (d == app->second.deployments.end()) continue;
+    if (d->second.status == DeploymentStatus::HEALTHY) d->second.status = DeploymentStatus::UPDATING;
+    d->second.message = f.message;
+  }
+  for (const std::string& w : warnings) {
+    s.cluster_warning = s.cluster_warning ? *s.cluster_warning + "; " + w : w;
   }
   if (!self_listed && self) s.nodes.push_back(*self);
 }

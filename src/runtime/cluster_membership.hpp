@@ -9,6 +9,7 @@
 
 #include "cluster/node_agent.hpp"
 #include "cluster/store.hpp"
+#include "runtime/cluster_control.hpp"
 
 #include <cserve/serve.hpp>
 
@@ -21,22 +22,31 @@ namespace cserve::detail {
 
 class ClusterMembership {
  public:
-  // `record` has the node's id, address, ports and resources; `usage` reads what is free now.
+  // `record` has the node's id, address, ports and resources; `usage` reads what is free now;
+  // `hooks` plan and run configs (cluster_control.hpp).
   ClusterMembership(const ClusterOptions& options, cluster::NodeRecord record,
-                    std::function<cluster::NodeUsage()> usage);
+                    std::function<cluster::NodeUsage()> usage, ClusterControl::Hooks hooks);
   ~ClusterMembership();
   ClusterMembership(const ClusterMembership&) = delete;
   ClusterMembership& operator=(const ClusterMembership&) = delete;
 
   // Replaces `s.nodes` (this node alone, as the controller sees it) with every node of the
-  // cluster, and says in `s.cluster_warning` why that list may be stale.
+  // cluster, and says in `s.cluster_warning` what keeps the cluster from its target or why the
+  // node list may be stale.
   void fill(ServeStatus& s) const;
-  // Leaves the cluster: revokes the node's lease. Idempotent.
+  // Makes `config` the cluster's target (every node runs its share) and returns once this node
+  // runs its share, or after a TTL and 5 s. Throws Error (unavailable).
+  void submit(const Json& config) { control_->submit(config, submit_wait_); }
+  // The cluster's config; null before any.
+  Json config() const { return control_->config(); }
+  // Stops following the cluster and leaves it: the node's lease revoked. Idempotent.
   void stop();
 
  private:
   std::unique_ptr<cluster::Store> store_;
   std::unique_ptr<cluster::NodeAgent> agent_;
+  std::unique_ptr<ClusterControl> control_;
+  std::chrono::milliseconds submit_wait_{0};
 };
 
 // Why `options` cannot start a cluster node (a message naming the field), or nullopt. Embedded

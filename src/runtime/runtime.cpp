@@ -142,7 +142,7 @@ void Runtime::join_cluster() {
   record.admin_port = admin_port();
   record.pid = ::getpid();
   record.resources = amounts(local_node(options_));
-  cluster_ = std::make_unique<ClusterMembership>(options_.cluster, std::move(record), [this] {
+  auto usage = [this] {
     cluster::NodeUsage u;
     const ServeStatus s = controller_->status();
     if (!s.nodes.empty()) {
@@ -150,7 +150,10 @@ void Runtime::join_cluster() {
       u.replicas = s.nodes.front().replicas;
     }
     return u;
-  });
+  };
+  ClusterControl::Hooks hooks{[this](const Json& config) { return cluster_demands(config); },
+                              [this](const Json& config) { deploy_local(config); }};
+  cluster_ = std::make_unique<ClusterMembership>(options_.cluster, std::move(record), usage, std::move(hooks));
 }
 
 std::vector<DeploymentDef> Runtime::resolve_isolation(std::vector<DeploymentDef> defs) const {
@@ -168,6 +171,27 @@ std::vector<DeploymentDef> Runtime::resolve_isolation(std::vector<DeploymentDef>
 }
 
 void Runtime::deploy_config(const Json& config) {
+  if (options_.cluster.etcd.empty()) return deploy_local(config);
+  if (!cluster_) throw Error("this node is still joining the cluster; try again", ErrorCode::kUnavailable);
+  cluster_demands(config);  // loads and checks everything before the cluster sees it
+  cluster_->submit(parse_json_config(config).source);
+}
+
+std::vector<Demand> Runtime::cluster_demands(const Json& config) const {
+  std::vector<Demand> out;
+  for (auto& [cfg, app] : build_applications(parse_json_config(config))) {
+    for (const DeploymentDef& def : resolve_isolation(app.deployments())) {
+      if (def.options.autoscaling_config) {
+        throw ConfigError("application '" + cfg.name + "', deployment '" + def.options.name +
+                          "': autoscaling across the nodes of a cluster is not built yet; give it a num_replicas");
+      }
+      out.push_back({{cfg.name, def.options.name}, def.options.num_replicas, def.options.resources});
+    }
+  }
+  return out;
+}
+
+void Runtime::deploy_local(const Json& config) {
   ServeConfig parsed = parse_json_config(config);
   const Json& h = parsed.http_options;
   if ((h.contains("host") && h["host"] != options_.http.host) ||
@@ -197,6 +221,7 @@ void Runtime::deploy_config(const Json& config) {
 }
 
 Json Runtime::deployed_config() const {
+  if (cluster_) return cluster_->config();
   MutexLock lock(config_mu_);
   return deployed_config_;
 }
@@ -217,6 +242,11 @@ void Runtime::request_shutdown() {
 Runtime::~Runtime() { shutdown(); }
 
 void Runtime::run(const Application& app, const RunOptions& options) {
+  if (!options_.cluster.etcd.empty()) {
+    throw ConfigError("application '" + options.name +
+                      "': in cluster mode every node loads the application from its library: deploy it "
+                      "with a config (`cserve deploy`, `cserve run config.yaml`), not serve.run()");
+  }
   AppSpec spec;
   spec.name = options.name;
   spec.route_prefix = options.route_prefix.value_or(app.ingress().options.route_prefix.value_or("/"));

@@ -46,7 +46,8 @@ class Runtime {
   void request_shutdown();
   // Deploys a declarative config: its applications (built from their libraries), and deletes
   // every other application. Validates and builds everything first: a ConfigError changes
-  // nothing. Returns without waiting for RUNNING.
+  // nothing. Returns without waiting for RUNNING. In cluster mode the config becomes the
+  // cluster's target, and this node runs the share the leader gives it.
   void deploy_config(const Json& config);
   Json deployed_config() const;
 
@@ -61,6 +62,10 @@ class Runtime {
 
  private:
   void join_cluster();
+  // What deploy_config() does in embedded mode, and what a cluster node does with its share.
+  void deploy_local(const Json& config);
+  // What a config asks of the cluster (loads its libraries). Throws ConfigError.
+  std::vector<Demand> cluster_demands(const Json& config) const;
 
   // Constant after construction (the components are made by the constructor and live until the
   // destructor; shutdown() stops them in order).
