@@ -153,7 +153,8 @@ void Runtime::join_cluster() {
   };
   ClusterControl::Hooks hooks{[this](const Json& config) { return cluster_demands(config); },
                               [this](const Json& config) { deploy_local(config); }};
-  cluster_ = std::make_unique<ClusterMembership>(options_.cluster, std::move(record), usage, std::move(hooks));
+  cluster_owned_ = std::make_unique<ClusterMembership>(options_.cluster, std::move(record), usage, std::move(hooks));
+  cluster_.store(cluster_owned_.get(), std::memory_order_release);
 }
 
 std::vector<DeploymentDef> Runtime::resolve_isolation(std::vector<DeploymentDef> defs) const {
@@ -172,9 +173,10 @@ std::vector<DeploymentDef> Runtime::resolve_isolation(std::vector<DeploymentDef>
 
 void Runtime::deploy_config(const Json& config) {
   if (options_.cluster.etcd.empty()) return deploy_local(config);
-  if (!cluster_) throw Error("this node is still joining the cluster; try again", ErrorCode::kUnavailable);
+  ClusterMembership* c = cluster();
+  if (!c) throw Error("this node is still joining the cluster; try again", ErrorCode::kUnavailable);
   cluster_demands(config);  // loads and checks everything before the cluster sees it
-  cluster_->submit(parse_json_config(config).source);
+  c->submit(parse_json_config(config).source);
 }
 
 std::vector<Demand> Runtime::cluster_demands(const Json& config) const {
@@ -221,7 +223,7 @@ void Runtime::deploy_local(const Json& config) {
 }
 
 Json Runtime::deployed_config() const {
-  if (cluster_) return cluster_->config();
+  if (ClusterMembership* c = cluster()) return c->config();
   MutexLock lock(config_mu_);
   return deployed_config_;
 }
@@ -274,7 +276,7 @@ ServeStatus Runtime::status() const {
     n.http_port = http_port();
     n.admin_port = admin_port();
   }
-  if (cluster_) cluster_->fill(s);
+  if (ClusterMembership* c = cluster()) c->fill(s);
   return s;
 }
 
@@ -308,7 +310,7 @@ void Runtime::shutdown() {
     shut_down_ = true;
     if (waiting_) waiting_->stop();
   }
-  if (cluster_) cluster_->stop();  // leaves the cluster first: its lease revoked
+  if (ClusterMembership* c = cluster()) c->stop();  // leaves the cluster first: its lease revoked
   // Long enough for every replica's graceful_shutdown_timeout_s (Ray's default 20 s) to apply.
   const Duration timeout = std::chrono::seconds(30);
   // Requests in flight get as long as the deployments' graceful_shutdown_timeout_s allows; those

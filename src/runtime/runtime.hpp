@@ -21,6 +21,7 @@
 #include <cserve/detail/mutex.hpp>
 #include <cserve/serve.hpp>
 
+#include <atomic>
 #include <memory>
 
 namespace boost::asio {
@@ -61,6 +62,7 @@ class Runtime {
   int grpc_port() const { return grpc_ ? grpc_->port() : 0; }
 
  private:
+  ClusterMembership* cluster() const { return cluster_.load(std::memory_order_acquire); }
   void join_cluster();
   // What deploy_config() does in embedded mode, and what a cluster node does with its share.
   void deploy_local(const Json& config);
@@ -80,7 +82,10 @@ class Runtime {
   std::unique_ptr<AdminApi> admin_api_;
   std::unique_ptr<HttpProxy> admin_;
   std::unique_ptr<GpuMetrics> gpu_metrics_;  // set when NVML is present
-  std::unique_ptr<ClusterMembership> cluster_;  // cluster mode only; last, so that it goes first
+  // Cluster mode only; last, so that it goes first. Joined after the admin API serves (the node's
+  // record has its port), so readers go through cluster(), which sees it once it is whole.
+  std::unique_ptr<ClusterMembership> cluster_owned_;
+  std::atomic<ClusterMembership*> cluster_{nullptr};
 
   Mutex mu_;
   bool shut_down_ CSERVE_GUARDED_BY(mu_) = false;

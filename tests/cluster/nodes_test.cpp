@@ -124,6 +124,23 @@ class ClusterNodes : public ::testing::Test {
     }
     return nodes_.size();
   }
+  // Two connections of GET /Counter through the proxy of every node but `except`.
+  std::vector<std::unique_ptr<LoadGenerator>> load_on_all(std::size_t except = 99) {
+    std::vector<std::unique_ptr<LoadGenerator>> load;
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+      if (i == except) continue;
+      load.push_back(std::make_unique<LoadGenerator>(nodes_[i].http_port, "/Counter", 2, 60s, nodes_[i].ip));
+      load.back()->start();
+    }
+    return load;
+  }
+  static void expect_no_failure(std::vector<std::unique_ptr<LoadGenerator>>& load, const char* why) {
+    for (auto& l : load) {
+      const LoadStats stats = l->stop();
+      EXPECT_GT(stats.ok(), 0);
+      EXPECT_EQ(stats.failed(), 0) << why;
+    }
+  }
   std::string leader() {
     std::vector<std::string> l;
     wait_until([&] { return (l = leaders(status_of(nodes_[0]))).size() == 1; }, 10s);
@@ -188,12 +205,7 @@ TEST_F(ClusterNodes, AKilledNodesReplicasComeBackOnTheOthersAndTheirClientsSeeNo
   ASSERT_EQ(deploy(nodes_[0], "counter", 6), 0);
   ASSERT_TRUE(wait_until([&] { return spread({2, 2, 2}); }, 20s));
   const std::size_t victim = (index_of(leader()) + 1) % 3;  // not the leader: that is the next test
-  std::vector<std::unique_ptr<LoadGenerator>> load;
-  for (std::size_t i = 0; i < 3; ++i) {
-    if (i == victim) continue;
-    load.push_back(std::make_unique<LoadGenerator>(nodes_[i].http_port, "/Counter", 2, 60s, nodes_[i].ip));
-    load.back()->start();
-  }
+  auto load = load_on_all(victim);
   const std::set<std::string> before_a = running(nodes_[(victim + 1) % 3]);
   nodes_[victim].process->signal(SIGKILL);
   std::vector<std::size_t> want{3, 3, 3};
@@ -204,11 +216,7 @@ TEST_F(ClusterNodes, AKilledNodesReplicasComeBackOnTheOthersAndTheirClientsSeeNo
   }, 20s)) << status_of(nodes_[(victim + 1) % 3]).dump();
   const std::set<std::string> after_a = running(nodes_[(victim + 1) % 3]);
   for (const std::string& id : before_a) EXPECT_TRUE(after_a.count(id)) << id << " restarted";
-  for (auto& l : load) {
-    const LoadStats stats = l->stop();
-    EXPECT_GT(stats.ok(), 0);
-    EXPECT_EQ(stats.failed(), 0) << "a surviving proxy serves from its own replicas throughout";
-  }
+  expect_no_failure(load, "a surviving proxy serves from its own replicas throughout");
 }
 
 TEST_F(ClusterNodes, AKilledLeaderIsReplacedWithinTheTtlAndNoHealthyReplicaRestarts) {
@@ -245,11 +253,7 @@ TEST_F(ClusterNodes, APausedEtcdCostsNoRequestAndTheNodesComeBackWithTheSameRepl
   ASSERT_TRUE(wait_until([&] { return spread({2, 2, 2}); }, 20s));
   std::vector<std::set<std::string>> before;
   for (const Node& n : nodes_) before.push_back(running(n));
-  std::vector<std::unique_ptr<LoadGenerator>> load;
-  for (const Node& n : nodes_) {
-    load.push_back(std::make_unique<LoadGenerator>(n.http_port, "/Counter", 2, 60s, n.ip));
-    load.back()->start();
-  }
+  auto load = load_on_all();
   etcd_.pause();
   std::this_thread::sleep_for(5s);  // past the 2 s TTL: every lease lapses meanwhile
   // Status keeps going on the last snapshot, with a warning once a node notices.
@@ -263,11 +267,7 @@ TEST_F(ClusterNodes, APausedEtcdCostsNoRequestAndTheNodesComeBackWithTheSameRepl
     }, 15s)) << status_of(n).dump();
   }
   for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(running(nodes_[i]), before[i]) << nodes_[i].name;
-  for (auto& l : load) {
-    const LoadStats stats = l->stop();
-    EXPECT_EQ(stats.failed(), 0);
-    EXPECT_GT(stats.ok(), 0);
-  }
+  expect_no_failure(load, "every node serves from its own replicas while etcd is away");
 }
 
 TEST_F(ClusterNodes, ANodeCutOffPastItsLeaseIsReplacedAndStopsItsOrphansWhenItComesBack) {
@@ -314,11 +314,7 @@ TEST_F(ClusterNodes, ARollingRedeployAcrossTheNodesFailsNoRequest) {
   ASSERT_TRUE(wait_until([&] { return spread({2, 2, 2}); }, 20s));
   std::vector<std::set<std::string>> before;
   for (const Node& n : nodes_) before.push_back(running(n));
-  std::vector<std::unique_ptr<LoadGenerator>> load;
-  for (const Node& n : nodes_) {
-    load.push_back(std::make_unique<LoadGenerator>(n.http_port, "/Counter", 2, 60s, n.ip));
-    load.back()->start();
-  }
+  auto load = load_on_all();
   ASSERT_EQ(deploy(nodes_[1], "counter_routes", 6), 0);  // a new class: every replica rolls over
   for (std::size_t i = 0; i < 3; ++i) {
     ASSERT_TRUE(wait_until([&] {
@@ -330,11 +326,7 @@ TEST_F(ClusterNodes, ARollingRedeployAcrossTheNodesFailsNoRequest) {
       return true;
     }, 30s)) << status_of(nodes_[i]).dump();
   }
-  for (auto& l : load) {
-    const LoadStats stats = l->stop();
-    EXPECT_EQ(stats.failed(), 0) << "a rolling update must fail no request";
-    EXPECT_GT(stats.ok(), 0);
-  }
+  expect_no_failure(load, "a rolling update must fail no request");
   HttpClient c(nodes_[2].http_port, nodes_[2].ip);
   EXPECT_EQ(c.get("/Counter/incr").status, 200) << "the new version serves its routes on every node";
 }
