@@ -48,6 +48,9 @@ struct DeploymentOptions {
   std::string version;                       // empty: derived from the class and bind arguments
   std::optional<std::string> route_prefix;   // used when the app's RunOptions has none
   Resources resources;                       // per replica; default 1 CPU
+  // At most this many replicas of the deployment on one node (>= 1; unset: no limit). With one
+  // node (embedded mode) it also caps num_replicas; in a cluster replicas beyond it wait for nodes.
+  std::optional<int> max_replicas_per_node;
   double graceful_shutdown_wait_loop_s = 2;  // how often a stopping replica checks for work left
   double graceful_shutdown_timeout_s = 20;   // then it stops even with requests in flight
   double health_check_period_s = 10;         // how often check_health() runs on each replica
@@ -195,6 +198,7 @@ class Deployment {
   Deployment& num_replicas(int v) { options_.num_replicas = v; options_.autoscaling_config.reset(); return *this; }
   // Ray's num_replicas="auto": autoscaling with auto_num_replicas()'s config.
   Deployment& num_replicas_auto() { options_.autoscaling_config = auto_num_replicas(); return *this; }
+  Deployment& max_replicas_per_node(int v) { options_.max_replicas_per_node = v; return *this; }
   Deployment& autoscaling(AutoscalingConfig v) { options_.autoscaling_config = v; return *this; }
   Deployment& max_ongoing_requests(int v) { options_.max_ongoing_requests = v; return *this; }
   Deployment& max_queued_requests(int v) { options_.max_queued_requests = v; return *this; }

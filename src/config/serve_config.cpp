@@ -176,7 +176,7 @@ void check_deployment(const Checker& c, const Json& j, const std::string& p) {
   c.object(j, p, {"name", "num_replicas", "max_ongoing_requests", "max_queued_requests", "user_config",
                   "autoscaling_config", "graceful_shutdown_wait_loop_s", "graceful_shutdown_timeout_s",
                   "health_check_period_s", "health_check_timeout_s", "ray_actor_options", "isolation",
-                  "model_name"});
+                  "model_name", "max_replicas_per_node"});
   if (!j.contains("name")) c.fail(p, "a deployment needs a name");
   c.string(j["name"], p + ".name");
   if (j.contains("num_replicas") && !(j["num_replicas"].is_string() && j["num_replicas"] == "auto")) {
@@ -184,6 +184,7 @@ void check_deployment(const Checker& c, const Json& j, const std::string& p) {
     c.number(j["num_replicas"], p + ".num_replicas", 0, true);
   }
   if (j.contains("max_ongoing_requests")) c.number(j["max_ongoing_requests"], p + ".max_ongoing_requests", 1, true);
+  if (j.contains("max_replicas_per_node")) c.number(j["max_replicas_per_node"], p + ".max_replicas_per_node", 1, true);
   if (j.contains("max_queued_requests")) c.number(j["max_queued_requests"], p + ".max_queued_requests", -1, true);
   for (const char* k : {"graceful_shutdown_wait_loop_s", "graceful_shutdown_timeout_s", "health_check_period_s",
                         "health_check_timeout_s"}) {
@@ -284,6 +285,7 @@ void apply_override(DeploymentOptions& o, const Json& d) {
     }
   }
   if (d.contains("max_ongoing_requests")) o.max_ongoing_requests = d["max_ongoing_requests"];
+  if (d.contains("max_replicas_per_node")) o.max_replicas_per_node = d["max_replicas_per_node"].get<int>();
   if (d.contains("max_queued_requests")) o.max_queued_requests = d["max_queued_requests"];
   if (d.contains("user_config")) o.user_config = d["user_config"];
   if (d.contains("graceful_shutdown_wait_loop_s")) o.graceful_shutdown_wait_loop_s = d["graceful_shutdown_wait_loop_s"];

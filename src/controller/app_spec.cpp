@@ -14,6 +14,7 @@ void validate_deployment(const detail::DeploymentDef& def) {
   if (o.name.empty()) throw ConfigError("deployment name must not be empty");
   if (o.name.find_first_of("/#") != std::string::npos) fail("name must not contain '/' or '#'");
   if (o.num_replicas < 0) fail("num_replicas must be >= 0");
+  if (o.max_replicas_per_node && *o.max_replicas_per_node < 1) fail("max_replicas_per_node must be >= 1");
   if (o.max_ongoing_requests < 1) fail("max_ongoing_requests must be >= 1");
   if (o.max_queued_requests < -1) fail("max_queued_requests must be -1 (unbounded) or >= 0");
   if (!(o.graceful_shutdown_wait_loop_s > 0)) fail("graceful_shutdown_wait_loop_s must be > 0");

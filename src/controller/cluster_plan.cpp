@@ -1,6 +1,7 @@
 #include "controller/cluster_plan.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <tuple>
 
 namespace cserve {
@@ -35,7 +36,9 @@ ClusterPlan plan_cluster(const std::vector<Demand>& demands, const std::vector<N
   for (const Demand& d : demands) {
     int left = std::max(0, d.replicas);
     std::vector<int> keepable;
-    for (const NodeResources& node : free) keepable.push_back(share_of(in_force, node.node_id, d.deployment));
+    for (const NodeResources& node : free) {
+      keepable.push_back(std::min(share_of(in_force, node.node_id, d.deployment), d.max_per_node.value_or(INT_MAX)));
+    }
     for (bool kept = true; left > 0 && kept;) {
       kept = false;
       for (std::size_t n = 0; n < free.size() && left > 0; ++n) {
@@ -57,20 +60,27 @@ ClusterPlan plan_cluster(const std::vector<Demand>& demands, const std::vector<N
     const Demand& d = demands[i];
     for (int placed = 0; placed < unplaced[i]; ++placed) {
       NodeResources* best = nullptr;
+      bool capped = false;  // a node it fits on holds max_replicas_per_node already
       auto rank = [&](const NodeResources& n) {
         return std::make_tuple(share_of(plan.shares, n.node_id, d.deployment), -n.cpus, n.node_id);
       };
       for (NodeResources& node : free) {
         NodeResources trial = node;
         if (!take(d.per_replica, trial)) continue;
+        if (d.max_per_node && share_of(plan.shares, node.node_id, d.deployment) >= *d.max_per_node) {
+          capped = true;
+          continue;
+        }
         if (!best || rank(node) < rank(*best)) best = &node;
       }
       if (!best) {
         const int missing = unplaced[i] - placed;
+        const std::string why = capped ? "every node with room holds max_replicas_per_node (" +
+                                             std::to_string(*d.max_per_node) + ") already"
+                                       : place(d.per_replica, free).reason;
         plan.shortfalls.push_back({d.deployment, "deployment '" + d.deployment.second + "' of application '" +
                                                      d.deployment.first + "': " + std::to_string(missing) + " of " +
-                                                     std::to_string(d.replicas) + " replicas fit on no node: " +
-                                                     place(d.per_replica, free).reason});
+                                                     std::to_string(d.replicas) + " replicas fit on no node: " + why});
         break;
       }
       take(d.per_replica, *best);

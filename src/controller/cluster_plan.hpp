@@ -6,8 +6,9 @@
 // still wants them and the node still fits them, so a new leader planning from the same inputs
 // changes nothing and no healthy replica restarts. Then spread: each replica still wanted goes to
 // the node running the fewest replicas of its deployment (then the one with the most free CPU,
-// then by name) among those it fits on. A replica that fits nowhere is a shortfall, with a message
-// naming what it needs and what each node has free (it waits: nodes may join).
+// then by name) among those it fits on and that hold fewer than its max_replicas_per_node. A
+// replica that fits nowhere is a shortfall, with a message naming what it needs and what each node
+// has free, or the per-node limit (it waits: nodes may join).
 // Thread-safety: pure functions over values.
 #pragma once
 
@@ -16,6 +17,7 @@
 #include <cserve/resources.hpp>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +32,7 @@ struct Demand {
   DeploymentKey deployment;
   int replicas = 0;
   Resources per_replica;
+  std::optional<int> max_per_node;  // max_replicas_per_node
 };
 
 struct Shortfall {

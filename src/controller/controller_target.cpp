@@ -40,10 +40,30 @@ std::map<std::string, std::string> models_of(const std::vector<const AppSpec*>& 
   return models;
 }
 
+// With fixed capacity (embedded mode) the nodes are all there will be: a deployment that wants
+// more replicas than max_replicas_per_node allows on them never gets them.
+void check_per_node_limits(const AppSpec& spec, const ControllerOptions& o) {
+  if (o.capacity != Capacity::kFixed) return;
+  const int nodes = static_cast<int>(o.nodes.size());
+  for (const auto& d : spec.deployments) {
+    if (!d.options.max_replicas_per_node) continue;
+    const int wanted = d.options.autoscaling_config ? d.options.autoscaling_config->max_replicas : d.options.num_replicas;
+    const int limit = *d.options.max_replicas_per_node * nodes;
+    if (wanted > limit) {
+      throw ConfigError("deployment '" + d.options.name + "': " +
+                        (d.options.autoscaling_config ? "autoscaling_config.max_replicas " : "num_replicas ") +
+                        std::to_string(wanted) + " > max_replicas_per_node " +
+                        std::to_string(*d.options.max_replicas_per_node) + " x " + std::to_string(nodes) +
+                        " node(s): this instance's nodes are all there will be");
+    }
+  }
+}
+
 }  // namespace
 
 void Controller::deploy(AppSpec spec) {
   validate_app_spec(spec);
+  check_per_node_limits(spec, options_);
   models_of({&spec});
   detail::MutexLock lock(mu_);
   for (const auto& [name, app] : apps_) {
@@ -72,6 +92,7 @@ void Controller::deploy_all(std::vector<AppSpec> specs) {
   std::vector<const AppSpec*> all;
   for (const auto& spec : specs) {
     validate_app_spec(spec);
+    check_per_node_limits(spec, options_);
     if (!prefixes.insert(spec.route_prefix).second) {
       throw ConfigError("route_prefix '" + spec.route_prefix + "' is used by two applications");
     }

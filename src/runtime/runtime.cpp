@@ -187,7 +187,8 @@ std::vector<Demand> Runtime::cluster_demands(const Json& config) const {
         throw ConfigError("application '" + cfg.name + "', deployment '" + def.options.name +
                           "': autoscaling across the nodes of a cluster is not built yet; give it a num_replicas");
       }
-      out.push_back({{cfg.name, def.options.name}, def.options.num_replicas, def.options.resources});
+      out.push_back({{cfg.name, def.options.name}, def.options.num_replicas, def.options.resources,
+                     def.options.max_replicas_per_node});
     }
   }
   return out;

@@ -37,10 +37,11 @@ struct Node {
 // "...http://HOST:PORT" -> PORT.
 int port_of(const std::string& line) { return std::stoi(line.substr(line.rfind(':') + 1)); }
 
-std::string counter_config(const std::string& application, int replicas) {
+// EXTRA: more options of the Counter deployment, as YAML lines ("        key: value\n").
+std::string counter_config(const std::string& application, int replicas, const std::string& extra = "") {
   return "applications:\n  - name: counter\n    route_prefix: /Counter\n    import_path: " +
          std::string(CSERVE_EXAMPLES_DIR) + "/libcounter_app.so:" + application +
-         "\n    deployments:\n      - name: Counter\n        num_replicas: " + std::to_string(replicas) + "\n";
+         "\n    deployments:\n      - name: Counter\n        num_replicas: " + std::to_string(replicas) + "\n" + extra;
 }
 
 class ClusterNodes : public ::testing::Test {
@@ -306,6 +307,20 @@ TEST_F(ClusterNodes, ReplicasThatFitOnNoNodeAreNamedInEveryNodesStatus) {
              s["applications"]["counter"]["status"] == "DEPLOYING";
     }, 10s)) << status_of(n).dump();
   }
+}
+
+TEST_F(ClusterNodes, MaxReplicasPerNodeCapsEveryNodesShare) {
+  ASSERT_EQ(nodes_.size(), 3u);
+  const auto path = dir_ / "capped.yaml";
+  std::ofstream(path) << counter_config("counter", 4, "        max_replicas_per_node: 1\n");
+  ChildProcess cli(CSERVE_BINARY_FOR_TESTS, {"deploy", path.string(), "--address", nodes_[1].admin(), "--no-wait"});
+  ASSERT_EQ(cli.wait_exit(30s), 0);
+  ASSERT_TRUE(wait_until([&] { return spread({1, 1, 1}); }, 20s)) << status_of(nodes_[0]).dump();
+  ASSERT_TRUE(wait_until([&] {
+    const Json s = status_of(nodes_[2]);
+    return s.contains("cluster_warning") &&
+           s["cluster_warning"].get<std::string>().find("max_replicas_per_node (1)") != std::string::npos;
+  }, 10s)) << status_of(nodes_[2]).dump();
 }
 
 TEST_F(ClusterNodes, ARollingRedeployAcrossTheNodesFailsNoRequest) {

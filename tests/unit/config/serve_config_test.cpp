@@ -54,6 +54,9 @@ TEST(ServeConfig, ErrorsNameTheFieldAndLine) {
   EXPECT_EQ(error_of("applications:\n  - name: a\n    import_path: x.so:a\n    deployments:\n      - name: A\n"
                      "        max_ongoing_requests: many\n"),
             "serve.yaml:6: applications[0].deployments[0].max_ongoing_requests: must be an integer");
+  EXPECT_EQ(error_of("applications:\n  - name: a\n    import_path: x.so:a\n    deployments:\n      - name: A\n"
+                     "        max_replicas_per_node: 0\n"),
+            "serve.yaml:6: applications[0].deployments[0].max_replicas_per_node: must be >= 1");
   EXPECT_EQ(error_of("applications:\n  - import_path: x.so:a\n"), "serve.yaml:2: applications[0]: an application needs a name");
   EXPECT_EQ(error_of("applications:\n  - name: a\n    import_path: x.so\n"),
             "serve.yaml:3: applications[0].import_path: must be 'path/to/library.so:application'");

@@ -81,6 +81,23 @@ TEST(ClusterPlan, ResourcesDecideWhereAReplicaCanGo) {
   EXPECT_NE(p.shortfalls[0].message.find("GPU"), std::string::npos) << p.shortfalls[0].message;
 }
 
+TEST(ClusterPlan, MaxReplicasPerNodeCapsEachNodeAndNamesTheRest) {
+  const auto p = plan_cluster({{kCounter, 5, {.cpus = 1}, 1}}, {named("a", 8), named("b", 8), named("c", 8)}, {});
+  EXPECT_EQ(count(p, "a"), 1);
+  EXPECT_EQ(count(p, "b"), 1);
+  EXPECT_EQ(count(p, "c"), 1);
+  ASSERT_EQ(p.shortfalls.size(), 1u);
+  EXPECT_NE(p.shortfalls[0].message.find("2 of 5 replicas fit on no node: every node with room holds "
+                                         "max_replicas_per_node (1) already"),
+            std::string::npos)
+      << p.shortfalls[0].message;
+  // A plan in force above a newly lowered limit keeps only what the limit allows.
+  Shares two_each{{"a", {{kCounter, 2}}}, {"b", {{kCounter, 2}}}};
+  const auto lowered = plan_cluster({{kCounter, 4, {.cpus = 1}, 1}}, {named("a", 8), named("b", 8)}, two_each);
+  EXPECT_EQ(count(lowered, "a"), 1);
+  EXPECT_EQ(count(lowered, "b"), 1);
+}
+
 TEST(ClusterPlan, SpreadPrefersTheNodeWithMoreFreeCpuAmongEquals) {
   const auto p = plan_cluster({{kCounter, 1, {.cpus = 1}}}, {named("small", 2), named("big", 16)}, {});
   EXPECT_EQ(count(p, "big"), 1);

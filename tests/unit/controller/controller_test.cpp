@@ -59,6 +59,22 @@ struct Harness {
 
 AppSpec spec(const Application& app) { return {"app", "/", app.deployments()}; }
 
+TEST(Controller, OnFixedCapacityMaxReplicasPerNodeCapsNumReplicas) {
+  Harness h;
+  try {
+    h.controller.deploy(spec(deployment<Model>().num_replicas(3).max_replicas_per_node(2).bind()));
+    FAIL() << "deployed";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("deployment 'Model': num_replicas 3 > max_replicas_per_node 2 x 1 node(s)"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(h.controller.deploy(spec(deployment<Model>().max_replicas_per_node(0).bind())), ConfigError);
+  h.controller.deploy(spec(deployment<Model>().num_replicas(2).max_replicas_per_node(2).bind()));
+  h.step();
+  EXPECT_EQ(h.deployment().replicas.size(), 2u);
+}
+
 TEST(Controller, TicksADeploymentToRunning) {
   Harness h;
   h.controller.deploy(spec(deployment<Model>().num_replicas(2).bind()));
