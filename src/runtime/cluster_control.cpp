@@ -224,17 +224,22 @@ void ClusterControl::lead(cluster::Revision term) {
   const auto config_snapshot = config_->snapshot();
   auto c = config_snapshot.find(kClusterConfigKey);
   const cluster::Revision config_revision = c == config_snapshot.end() ? 0 : c->second.mod_revision;
-  Json config = nullptr;
-  if (c != config_snapshot.end()) config = Json::parse(c->second.value, nullptr, /*allow_exceptions=*/false);
-  if (config_revision != planned_config_) {
+  if (config_revision != seen_config_) {
+    // A config the leader cannot load (its library missing here, say) leaves the last one it
+    // could in force, and says why.
+    seen_config_ = config_revision;
     std::optional<std::string> error;
     try {
+      Json config = nullptr;
+      if (c != config_snapshot.end()) config = Json::parse(c->second.value);
       demands_ = config.is_object() ? hooks_.demands(config) : std::vector<Demand>{};
+      planned_config_ = std::move(config);
+      planned_revision_ = config_revision;
     } catch (const std::exception& e) {
-      error = std::string("the leader cannot plan the cluster's config: ") + e.what();
+      error = "the leader cannot plan the cluster's config (revision " + std::to_string(config_revision) +
+              "; the one before stays in force): " + e.what();
       CSERVE_LOG(kError, "cluster") << *error;
     }
-    planned_config_ = config_revision;
     MutexLock lock(mu_);
     plan_error_ = error;
   }
@@ -253,8 +258,6 @@ void ClusterControl::lead(cluster::Revision term) {
     if (!live.count(node) && now - led_since_ < ttl_) return;
   }
   const ClusterPlan plan = plan_cluster(demands_, nodes, in_force);
-  CSERVE_LOG(kDebug, "cluster") << "planning term " << term << ": " << live.size() << " live nodes, " << in_force.size()
-                                << " with replicas, " << assignments.size() << " assignments";
 
   Json shortfalls = Json::array();
   for (const Shortfall& f : plan.shortfalls) {
@@ -265,7 +268,8 @@ void ClusterControl::lead(cluster::Revision term) {
     static const std::map<DeploymentKey, int> kNone;
     auto s = plan.shares.find(node);
     const std::string value =
-        assignment(config, config_revision, demands_, s == plan.shares.end() ? kNone : s->second, shortfalls).dump();
+        assignment(planned_config_, planned_revision_, demands_, s == plan.shares.end() ? kNone : s->second, shortfalls)
+            .dump();
     auto current = assignments.find(assign_key(node));
     if (current == assignments.end() || current->second.value != value) ops.push_back(Op::put(assign_key(node), value));
   }
@@ -273,6 +277,8 @@ void ClusterControl::lead(cluster::Revision term) {
     if (!live.count(key.substr(std::string(kAssignPrefix).size()))) ops.push_back(Op::erase(key));
   }
   if (ops.empty()) return;
+  CSERVE_LOG(kDebug, "cluster") << "term " << term << ": writing " << ops.size() << " changes for " << live.size()
+                                << " live nodes";
   try {
     if (!election_.fenced(term, ops)) {
       CSERVE_LOG(kInfo, "cluster") << "node " << agent_.id() << " no longer leads (term " << term

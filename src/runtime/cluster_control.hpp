@@ -77,8 +77,10 @@ class ClusterControl {
   cluster::Revision applied_ = 0;  // the mod revision of the assignment this node runs
   cluster::Revision led_term_ = 0;
   std::chrono::steady_clock::time_point led_since_;
-  cluster::Revision planned_config_ = -1;  // the config revision demands_ were computed from
-  std::vector<Demand> demands_;
+  cluster::Revision seen_config_ = -1;      // the config revision last looked at
+  Json planned_config_;                     // the config the plan is of (the last one that loaded)
+  cluster::Revision planned_revision_ = 0;  // and its revision
+  std::vector<Demand> demands_;             // what it asks for
 
   mutable Mutex mu_;
   CondVar cv_;
