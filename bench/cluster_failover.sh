@@ -20,18 +20,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-client=$(free_port) peer=$(free_port)
-etcd --data-dir "$work/etcd" --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
-  --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
-  --initial-cluster "default=http://127.0.0.1:$peer" >"$work/etcd.log" 2>&1 &
-etcd_pid=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$client/health" >/dev/null && break; sleep 0.1; done
+source bench/etcd.sh
+start_etcd "$work"
 
 start_node() {  # start_node I
   local i=$1 log="$work/node-$1.out"
   : >"$log"
-  "$cserve" start --foreground --etcd "http://127.0.0.1:$client" --node-name "node-$i" --node-ip "127.0.0.$i" \
+  "$cserve" start --foreground --etcd "$etcd_url" --node-name "node-$i" --node-ip "127.0.0.$i" \
     --http-host "127.0.0.$i" --http-port 0 --admin-host "127.0.0.$i" --admin-port 0 --lease-ttl-s "$ttl" >"$log" 2>&1 &
   pid[node-$i]=$!
   disown "${pid[node-$i]}"

@@ -72,6 +72,7 @@ struct ClusterOptions {
   std::string node_name;          // unique in the cluster; default: the host name
   std::string node_ip = "127.0.0.1";  // where the other nodes reach this one
   int lease_ttl_s = 10;           // a node silent this long is gone (its lease ends)
+  int peer_port = 0;              // where other nodes send calls for this node's replicas (on node_ip); 0: any free port
 };
 
 struct ServeOptions {

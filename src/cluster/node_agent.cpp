@@ -37,6 +37,12 @@ NodeAgent::~NodeAgent() {
   nodes_.reset();
 }
 
+void NodeAgent::refresh() {
+  detail::MutexLock lock(mu_);
+  refresh_ = true;
+  cv_.notify_all();
+}
+
 void NodeAgent::stop() {
   {
     detail::MutexLock lock(mu_);
@@ -114,6 +120,7 @@ NodeRecord NodeAgent::current_record() {
     NodeUsage u = options_.usage();
     r.available = std::move(u.available);
     r.replicas = u.replicas;
+    r.serving = std::move(u.serving);
   } else {
     r.available = r.resources;
   }
@@ -125,6 +132,7 @@ void NodeAgent::run() {
   auto next_beat = std::chrono::steady_clock::now();
   bool registered = false;
   bool nudged = false;
+  bool refresh = false;
   for (;;) {
     if (!registered) {
       registered = register_node();
@@ -134,7 +142,7 @@ void NodeAgent::run() {
         state_ = State::kRegistered;
         cv_.notify_all();
       }
-    } else if (std::chrono::steady_clock::now() >= next_beat) {
+    } else if (refresh || std::chrono::steady_clock::now() >= next_beat) {
       heartbeat();
       next_beat = std::chrono::steady_clock::now() + period;
     } else if (nudged) {
@@ -145,10 +153,11 @@ void NodeAgent::run() {
       detail::MutexLock lock(mu_);
       cv_.wait_for(mu_, next_beat - std::chrono::steady_clock::now(), [this] {
         mu_.assert_held();
-        return stopping_ || lost_ || nudged_;
+        return stopping_ || lost_ || nudged_ || refresh_;
       });
       if (stopping_) break;
       nudged = std::exchange(nudged_, false);
+      refresh = std::exchange(refresh_, false);
       if (!lost_) continue;
       lost = *std::exchange(lost_, std::nullopt);
       state_ = State::kRegistering;

@@ -37,6 +37,7 @@ inline constexpr char kControllerElection[] = "election/controller";
 struct NodeUsage {
   std::map<std::string, double> available;
   int replicas = 0;
+  std::map<std::string, std::map<std::string, int>> serving;  // NodeRecord::serving
 };
 
 struct NodeAgentOptions {
@@ -75,6 +76,8 @@ class NodeAgent {
   int lease_losses() const;
   const std::string& id() const { return options_.record.id; }
 
+  // Rewrites the node's record now rather than at the next heartbeat (what it serves changed).
+  void refresh();
   // Revokes the lease and stops the agent's thread. Idempotent.
   void stop();
 
@@ -105,6 +108,7 @@ class NodeAgent {
   std::optional<std::string> lost_ CSERVE_GUARDED_BY(mu_);  // set by the keeper's thread
   std::optional<std::string> problem_ CSERVE_GUARDED_BY(mu_);
   bool nudged_ CSERVE_GUARDED_BY(mu_) = false;  // the election key changed
+  bool refresh_ CSERVE_GUARDED_BY(mu_) = false;  // refresh() asked for a heartbeat now
   int lease_losses_ CSERVE_GUARDED_BY(mu_) = 0;
   Revision term_ CSERVE_GUARDED_BY(mu_) = 0;  // the term this node leads in; 0 while it does not
   std::thread thread_;

@@ -12,10 +12,12 @@ std::string encode(const NodeRecord& r) {
               {"ip", r.ip},
               {"http_port", r.http_port},
               {"admin_port", r.admin_port},
+              {"peer_port", r.peer_port},
               {"pid", r.pid},
               {"resources", r.resources},
               {"available", r.available},
               {"replicas", r.replicas},
+              {"serving", r.serving},
               {"started_ms", r.started_ms},
               {"heartbeat_ms", r.heartbeat_ms}}
       .dump();
@@ -33,6 +35,9 @@ NodeRecord decode_node(const std::string& value) {
     r.resources = j.at("resources").get<std::map<std::string, double>>();
     r.available = j.at("available").get<std::map<std::string, double>>();
     r.replicas = j.at("replicas").get<int>();
+    // Absent in the records of nodes that serve no calls from other nodes.
+    r.peer_port = j.value("peer_port", 0);
+    if (j.contains("serving")) r.serving = j.at("serving").get<std::map<std::string, std::map<std::string, int>>>();
     r.started_ms = j.at("started_ms").get<std::int64_t>();
     r.heartbeat_ms = j.at("heartbeat_ms").get<std::int64_t>();
     return r;

@@ -18,10 +18,14 @@ struct NodeRecord {
   std::string ip;
   int http_port = 0;
   int admin_port = 0;
+  int peer_port = 0;  // where other nodes send this node's replicas their calls (0: none yet)
   std::int64_t pid = 0;
   std::map<std::string, double> resources;  // in all: "CPU", "GPU" and custom names
   std::map<std::string, double> available;  // not held by replicas
   int replicas = 0;
+  // The replicas that take calls now: application -> deployment -> how many (RUNNING). Other
+  // nodes' routers send calls here for these.
+  std::map<std::string, std::map<std::string, int>> serving;
   std::int64_t started_ms = 0;    // Unix time in ms
   std::int64_t heartbeat_ms = 0;  // the last refresh, Unix time in ms
 };

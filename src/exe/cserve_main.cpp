@@ -71,6 +71,10 @@ void add_serve_options(CLI::App* cmd, cserve::ServeOptions& o) {
   cmd->add_option("--lease-ttl-s", o.cluster.lease_ttl_s, "seconds of silence after which the cluster drops this node")
       ->capture_default_str()
       ->check(CLI::Range(2, 3600));
+  cmd->add_option("--peer-port", o.cluster.peer_port,
+                  "the TCP port (on --node-ip) other nodes send calls for this node's replicas to (default: any free "
+                  "port, published in the node's record)")
+      ->check(CLI::Range(0, 65535));
 }
 
 // `cserve worker`: started by a serving process, never by hand (hidden from --help).

@@ -12,30 +12,37 @@ Router::Router(std::string deployment, Config config, std::uint64_t seed) : depl
 }
 
 std::shared_ptr<Replica> Router::pick_locked(const std::string& model_id) {
-  if (!model_id.empty() && std::any_of(replicas_.begin(), replicas_.end(),
+  if (auto local = pick_among_locked(replicas_, model_id)) return local;
+  return remote_.empty() ? nullptr : pick_among_locked(remote_, model_id);
+}
+
+std::shared_ptr<Replica> Router::pick_among_locked(const std::vector<std::shared_ptr<Replica>>& candidates,
+                                                   const std::string& model_id) {
+  if (!model_id.empty() && std::any_of(candidates.begin(), candidates.end(),
                                        [](const std::shared_ptr<Replica>& r) { return r->multiplexed(); })) {
-    return pick_for_model_locked(model_id);
+    return pick_for_model_locked(candidates, model_id);
   }
-  const std::size_t n = replicas_.size();
+  const std::size_t n = candidates.size();
   const int limit = config_.max_ongoing_requests;
   if (n == 0) return nullptr;
-  if (n == 1) return replicas_[0]->try_acquire(limit) ? replicas_[0] : nullptr;
+  if (n == 1) return candidates[0]->try_acquire(limit) ? candidates[0] : nullptr;
   // Power of two choices: the less loaded of two distinct random replicas.
   std::size_t a = rng_() % n;
   std::size_t b = rng_() % (n - 1);
   if (b >= a) ++b;
-  if (replicas_[b]->in_flight() < replicas_[a]->in_flight()) std::swap(a, b);
-  if (replicas_[a]->try_acquire(limit)) return replicas_[a];
-  if (replicas_[b]->try_acquire(limit)) return replicas_[b];
+  if (candidates[b]->in_flight() < candidates[a]->in_flight()) std::swap(a, b);
+  if (candidates[a]->try_acquire(limit)) return candidates[a];
+  if (candidates[b]->try_acquire(limit)) return candidates[b];
   // Both were full: take any replica with a free slot before queueing.
   for (std::size_t i = 0; i < n; ++i) {
-    auto& r = replicas_[(a + i) % n];
+    auto& r = candidates[(a + i) % n];
     if (r->try_acquire(limit)) return r;
   }
   return nullptr;
 }
 
-std::shared_ptr<Replica> Router::pick_for_model_locked(const std::string& model_id) {
+std::shared_ptr<Replica> Router::pick_for_model_locked(const std::vector<std::shared_ptr<Replica>>& candidates,
+                                                       const std::string& model_id) {
   const int limit = config_.max_ongoing_requests;
   // Ranks: replicas that hold the model first, then those holding the fewest models (where a
   // load costs the least); the less loaded first within a rank. Starting the scan at a random
@@ -46,14 +53,14 @@ std::shared_ptr<Replica> Router::pick_for_model_locked(const std::string& model_
     int in_flight;
     std::size_t index;
   };
-  const std::size_t n = replicas_.size();
+  const std::size_t n = candidates.size();
   if (n == 0) return nullptr;
   std::vector<Candidate> ranked;
   ranked.reserve(n);
   const std::size_t start = rng_() % n;
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t k = (start + i) % n;
-    const auto& r = replicas_[k];
+    const auto& r = candidates[k];
     const bool holds = r->holds_model(model_id);
     ranked.push_back({holds, holds ? 0 : r->model_count(), r->in_flight(), k});
   }
@@ -63,7 +70,7 @@ std::shared_ptr<Replica> Router::pick_for_model_locked(const std::string& model_
     return x.in_flight < y.in_flight;
   });
   for (const Candidate& c : ranked) {
-    auto& r = replicas_[c.index];
+    auto& r = candidates[c.index];
     if (!r->try_acquire(limit)) continue;
     r->expect_model(model_id);  // until the call finishes (dispatch's completion)
     return r;
@@ -154,18 +161,44 @@ void Router::drain() {
 }
 
 void Router::update(std::vector<std::shared_ptr<Replica>> replicas, Config config) {
+  std::shared_ptr<Router> local;
   {
     detail::MutexLock lock(mu_);
     replicas_ = std::move(replicas);
     config_ = config;
+    local = local_;
+    if (local) replicas = replicas_;
+  }
+  if (local) local->update(std::move(replicas), config);
+  drain();
+}
+
+void Router::update_remote(std::vector<std::shared_ptr<Replica>> remote) {
+  {
+    detail::MutexLock lock(mu_);
+    remote_ = std::move(remote);
   }
   drain();
 }
 
+std::shared_ptr<detail::CallSink> Router::local_sink() {
+  detail::MutexLock lock(mu_);
+  if (!local_) {
+    local_ = std::make_shared<Router>(deployment_, config_, rng_());
+    detail::MutexLock companion(local_->mu_);
+    local_->replicas_ = replicas_;
+    local_->closed_ = closed_;
+    local_->closed_reason_ = closed_reason_;
+  }
+  return local_;
+}
+
 void Router::close(const std::string& reason) {
   std::deque<Queued> rejected;
+  std::shared_ptr<Router> local;
   {
     detail::MutexLock lock(mu_);
+    local = local_;
     closed_ = true;
     closed_reason_ = reason;
     rejected.swap(queue_);
@@ -174,12 +207,18 @@ void Router::close(const std::string& reason) {
   for (auto& q : rejected) {
     if (q.call.run) q.call.reject({ErrorCode::kUnavailable, reason});
   }
+  if (local) local->close(reason);
 }
 
 void Router::reopen() {
-  detail::MutexLock lock(mu_);
-  closed_ = false;
-  closed_reason_.clear();
+  std::shared_ptr<Router> local;
+  {
+    detail::MutexLock lock(mu_);
+    closed_ = false;
+    closed_reason_.clear();
+    local = local_;
+  }
+  if (local) local->reopen();
 }
 
 std::size_t Router::queued() const {
@@ -189,8 +228,9 @@ std::size_t Router::queued() const {
 
 bool Router::serving() const {
   detail::MutexLock lock(mu_);
-  return !closed_ && std::any_of(replicas_.begin(), replicas_.end(),
-                                 [](const std::shared_ptr<Replica>& r) { return r->accepting(); });
+  auto accepting = [](const std::shared_ptr<Replica>& r) { return r->accepting(); };
+  return !closed_ && (std::any_of(replicas_.begin(), replicas_.end(), accepting) ||
+                      std::any_of(remote_.begin(), remote_.end(), accepting));
 }
 
 }  // namespace cserve

@@ -8,6 +8,12 @@
 // a full queue rejects at once (kOverloaded). Each completion frees a slot and dispatches the queue's head.
 // A queued call whose request is cancelled (client gone, request_timeout_s passed) leaves the
 // queue at once and is answered with its context's status; it never reaches a replica.
+//
+// In cluster mode the router also holds stand-ins for the deployment's replicas on other nodes
+// (update_remote; peer/peer_replica.hpp). This node's replicas are preferred: a call goes to
+// another node only when every local replica is full (or there is none), as Ray's proxies prefer
+// their own node. Calls that come from other nodes go to local_sink(), a companion router over
+// this node's replicas alone, so that no call is forwarded twice.
 // Thread-safety: every member function is safe from any thread; the router's mutex guards the
 // replica set and the queue and is never held while user code or a completion runs.
 #pragma once
@@ -40,6 +46,11 @@ class Router : public detail::CallSink, public std::enable_shared_from_this<Rout
   void submit(detail::Call call) override CSERVE_EXCLUDES(mu_);
   // Replaces the routable replicas (those RUNNING) and the limits; dispatches what can go now.
   void update(std::vector<std::shared_ptr<Replica>> replicas, Config config) CSERVE_EXCLUDES(mu_);
+  // Replaces the stand-ins for other nodes' replicas; dispatches what can go now.
+  void update_remote(std::vector<std::shared_ptr<Replica>> remote) CSERVE_EXCLUDES(mu_);
+  // Routes to this node's replicas only (made on first use; it follows update(), close() and
+  // reopen()).
+  std::shared_ptr<detail::CallSink> local_sink() CSERVE_EXCLUDES(mu_);
   // Rejects every queued request and every later one with kUnavailable `reason` (the deployment was
   // deleted, or failed with no replica left to serve) until reopen().
   void close(const std::string& reason) CSERVE_EXCLUDES(mu_);
@@ -60,7 +71,10 @@ class Router : public detail::CallSink, public std::enable_shared_from_this<Rout
   // Reserves a slot on a replica for a call (asking for `model_id`, when not empty); null when
   // every replica is full.
   std::shared_ptr<Replica> pick_locked(const std::string& model_id) CSERVE_REQUIRES(mu_);
-  std::shared_ptr<Replica> pick_for_model_locked(const std::string& model_id) CSERVE_REQUIRES(mu_);
+  std::shared_ptr<Replica> pick_among_locked(const std::vector<std::shared_ptr<Replica>>& candidates,
+                                             const std::string& model_id) CSERVE_REQUIRES(mu_);
+  std::shared_ptr<Replica> pick_for_model_locked(const std::vector<std::shared_ptr<Replica>>& candidates,
+                                                 const std::string& model_id) CSERVE_REQUIRES(mu_);
   void dispatch(std::shared_ptr<Replica> replica, detail::Call call) CSERVE_EXCLUDES(mu_);
   void drain() CSERVE_EXCLUDES(mu_);
   void drop_cancelled(std::uint64_t seq) CSERVE_EXCLUDES(mu_);
@@ -70,7 +84,9 @@ class Router : public detail::CallSink, public std::enable_shared_from_this<Rout
 
   mutable detail::Mutex mu_;
   Config config_ CSERVE_GUARDED_BY(mu_);
-  std::vector<std::shared_ptr<Replica>> replicas_ CSERVE_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<Replica>> replicas_ CSERVE_GUARDED_BY(mu_);  // this node's
+  std::vector<std::shared_ptr<Replica>> remote_ CSERVE_GUARDED_BY(mu_);    // stand-ins for other nodes'
+  std::shared_ptr<Router> local_ CSERVE_GUARDED_BY(mu_);                   // local_sink(), once made
   std::deque<Queued> queue_ CSERVE_GUARDED_BY(mu_);            // in seq order
   std::size_t live_queued_ CSERVE_GUARDED_BY(mu_) = 0;         // slots of queue_ still holding a call
   std::uint64_t next_seq_ CSERVE_GUARDED_BY(mu_) = 0;

@@ -26,6 +26,9 @@ std::optional<std::string> validate_cluster(const ClusterOptions& options) {
   }
   if (auto why = cluster::invalid_node_id(node_name(options))) return "cluster.node_name: " + *why;
   if (options.node_ip.empty()) return std::string("cluster.node_ip must be set: the address other nodes reach this one at");
+  if (options.peer_port < 0 || options.peer_port > 65535) {
+    return "cluster.peer_port must be a port number (0: any free port), got " + std::to_string(options.peer_port);
+  }
   if (options.lease_ttl_s < 2) {
     return "cluster.lease_ttl_s must be >= 2 (etcd raises shorter leases to its minimum), got " +
            std::to_string(options.lease_ttl_s);

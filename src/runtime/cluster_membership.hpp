@@ -39,6 +39,10 @@ class ClusterMembership {
   void submit(const Json& config) { control_->submit(config, submit_wait_); }
   // The cluster's config; null before any.
   Json config() const { return control_->config(); }
+  // Every node's record, as last seen.
+  std::vector<cluster::NodeRecord> nodes() const { return agent_->nodes(); }
+  // Rewrites this node's record now (what it serves changed).
+  void refresh() { agent_->refresh(); }
   // Stops following the cluster and leaves it: the node's lease revoked. Idempotent.
   void stop();
 

@@ -142,6 +142,35 @@ void Runtime::join_cluster() {
   record.admin_port = admin_port();
   record.pid = ::getpid();
   record.resources = amounts(local_node(options_));
+  ClusterRoutingHooks routing;
+  routing.serving = [this] {
+    Serving serving;
+    for (const auto& [app, a] : controller_->status().applications) {
+      for (const auto& [name, d] : a.deployments) {
+        serving[app][name] = static_cast<int>(std::count_if(d.replicas.begin(), d.replicas.end(), [](const auto& r) {
+          return r.state == ReplicaState::RUNNING;
+        }));
+      }
+    }
+    return serving;
+  };
+  routing.nodes = [this] {
+    ClusterMembership* c = cluster();
+    return c ? c->nodes() : std::vector<cluster::NodeRecord>{};
+  };
+  routing.router = [this](const std::string& app, const std::string& deployment) -> std::shared_ptr<Router> {
+    try {
+      return controller_->target(app, deployment).router;
+    } catch (const ConfigError&) {
+      return nullptr;
+    }
+  };
+  routing.publish = [this] {
+    if (ClusterMembership* c = cluster()) c->refresh();
+  };
+  routing_ = std::make_unique<ClusterRouting>(record.id, options_.cluster.node_ip, options_.cluster.peer_port,
+                                              std::move(routing));
+  record.peer_port = routing_->peer_port();
   auto usage = [this] {
     cluster::NodeUsage u;
     const ServeStatus s = controller_->status();
@@ -149,6 +178,7 @@ void Runtime::join_cluster() {
       u.available = s.nodes.front().available;
       u.replicas = s.nodes.front().replicas;
     }
+    u.serving = routing_->serving();
     return u;
   };
   ClusterControl::Hooks hooks{[this](const Json& config) { return cluster_demands(config); },
@@ -318,6 +348,8 @@ void Runtime::shutdown() {
   // still running then are cancelled, so that their coroutines unwind before replicas stop.
   if (proxy_) proxy_->drain(controller_->drain_budget());
   if (grpc_) grpc_->stop(controller_->drain_budget());
+  // Other nodes stopped sending here when the node left; what they sent before had the drain.
+  if (routing_) routing_->stop();
   controller_->shutdown(timeout);
   pool_->stop();
   if (proxy_) proxy_->stop();

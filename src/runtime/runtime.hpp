@@ -17,6 +17,7 @@
 #include "proxy/http_proxy.hpp"
 #include "replica/launcher.hpp"
 #include "runtime/cluster_membership.hpp"
+#include "runtime/cluster_routing.hpp"
 
 #include <cserve/detail/mutex.hpp>
 #include <cserve/serve.hpp>
@@ -82,8 +83,9 @@ class Runtime {
   std::unique_ptr<AdminApi> admin_api_;
   std::unique_ptr<HttpProxy> admin_;
   std::unique_ptr<GpuMetrics> gpu_metrics_;  // set when NVML is present
-  // Cluster mode only; last, so that it goes first. Joined after the admin API serves (the node's
+  // Cluster mode only; last, so that they go first. Joined after the admin API serves (the node's
   // record has its port), so readers go through cluster(), which sees it once it is whole.
+  std::unique_ptr<ClusterRouting> routing_;  // made before the membership (its port is in the record)
   std::unique_ptr<ClusterMembership> cluster_owned_;
   std::atomic<ClusterMembership*> cluster_{nullptr};
 

@@ -4,9 +4,9 @@
 #include "common/log_buffer.hpp"
 #include "common/logging.hpp"
 #include "config/app_loader.hpp"
+#include "peer/wire_answers.hpp"
 #include "proxy/http_call.hpp"
 #include "replica/local_replica.hpp"
-#include "wire/bytes.hpp"
 #include "wire/connection.hpp"
 #include "wire/http_codec.hpp"
 #include "worker/call_client.hpp"
@@ -85,7 +85,7 @@ class IoStrand final : public Strand {
   asio::io_context& io_;
 };
 
-class WorkerHost final : public AnswerSink, public std::enable_shared_from_this<WorkerHost> {
+class WorkerHost final : public std::enable_shared_from_this<WorkerHost> {
  public:
   WorkerHost(const WorkerArgs& args, asio::io_context& io) : args_(args) {
     std::set<std::string> deployments;
@@ -114,9 +114,10 @@ class WorkerHost final : public AnswerSink, public std::enable_shared_from_this<
     hello.role = "worker";
     hello.pid = ::getpid();
     connection_ = wire::WireConnection::adopt(io, kWorkerSocketFd, hello);
-    server_ = std::make_shared<CallServer>(connection_, [replica = replica_](const std::string&, detail::Call call) {
+    server_ = std::make_shared<CallServer>(connection_, [replica = replica_](const wire::CallHeader&, detail::Call call) {
       replica->execute(std::move(call), [] {});
     });
+    answers_ = std::make_shared<WireAnswers>(server_, connection_);
     client_->attach(connection_);
     // The models its Multiplexed holds, for the serving process's routers.
     replica_->on_models_changed([connection = connection_](const std::vector<std::string>& ids) {
@@ -142,26 +143,6 @@ class WorkerHost final : public AnswerSink, public std::enable_shared_from_this<
       return exit_code_.has_value();
     });
     return *exit_code_;
-  }
-
-  void post_answer(std::uint64_t id, Response answer) override {
-    server_->answer(id, FrameType::kResult, wire::encode_response(answer));
-  }
-
-  void post_stream(std::uint64_t id, Response head, std::optional<std::string> first,
-                   std::shared_ptr<detail::ChunkSource> source, detail::UniqueFunction<void()> finished) override {
-    std::string payload;
-    const std::string head_bytes = wire::encode_response(head);
-    wire::put_u32(payload, static_cast<std::uint32_t>(head_bytes.size()));
-    payload += head_bytes;
-    payload.push_back(first ? 1 : 0);
-    if (!first) {  // an empty stream: the head ends the call
-      server_->answer(id, FrameType::kHttpHead, payload);
-      return finished();
-    }
-    payload += *first;
-    server_->pump(id, std::move(source), std::move(finished), /*credits=*/0);  // before a credit can come
-    connection_->send(FrameType::kHttpHead, id, payload);
   }
 
  private:
@@ -193,15 +174,7 @@ class WorkerHost final : public AnswerSink, public std::enable_shared_from_this<
       });
     }
     if (h.kind != wire::CallKind::kHttp) return server_->serve(id, call);
-    auto context = server_->open(id, h);
-    if (call.arguments.size() != 1) {
-      return server_->fail(id, {ErrorCode::kInvalidArgument, "an http call has one argument"});
-    }
-    auto request = wire::decode_request(call.arguments[0]);
-    if (auto* f = std::get_if<Failure>(&request)) return server_->fail(id, *f);
-    const HttpEntry entry = h.method == kInferenceMethod ? HttpEntry::kInference : HttpEntry::kHandler;
-    replica_->execute(make_http_call(shared_from_this(), id, std::move(std::get<Request>(request)), context, entry),
-                      [] {});
+    if (auto http = answers_->http_call(id, call)) replica_->execute(std::move(*http), [] {});
   }
 
   Replica::Done hook_done(std::uint64_t id) {
@@ -232,6 +205,7 @@ class WorkerHost final : public AnswerSink, public std::enable_shared_from_this<
   // Set by start(), before any frame arrives; read-only afterwards.
   std::shared_ptr<wire::WireConnection> connection_;
   std::shared_ptr<CallServer> server_;  // the serving process's calls to the replica
+  std::shared_ptr<WireAnswers> answers_;  // of its HTTP calls
   std::atomic<bool> stopped_{false};
 
   detail::Mutex exit_mu_;

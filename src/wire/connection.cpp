@@ -4,6 +4,8 @@
 
 #include <cserve/detail/mutex.hpp>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -13,13 +15,27 @@
 namespace cserve::wire {
 namespace {
 
-using Socket = asio::local::stream_protocol::socket;
+using Socket = asio::generic::stream_protocol::socket;
 
-class UnixConnection final : public WireConnection, public std::enable_shared_from_this<UnixConnection> {
+// The protocol of a connected stream socket: AF_UNIX (a worker's socketpair) or TCP (a peer
+// node), whose small frames go out at once (no Nagle delay).
+asio::generic::stream_protocol protocol_of(int fd) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  const int family = ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0 ? address.ss_family : AF_UNIX;
+  if (family == AF_INET || family == AF_INET6) {
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return {family, IPPROTO_TCP};
+  }
+  return {family, 0};
+}
+
+class StreamConnection final : public WireConnection, public std::enable_shared_from_this<StreamConnection> {
  public:
-  UnixConnection(asio::io_context& io, int fd, Hello mine)
+  StreamConnection(asio::io_context& io, int fd, Hello mine)
       : io_(io), socket_(io), mine_(std::move(mine)), decoder_(mine_.max_frame_bytes) {
-    socket_.assign(asio::local::stream_protocol(), fd);
+    socket_.assign(protocol_of(fd), fd);
   }
 
   void start(FrameHandler on_frame, CloseHandler on_close) override {
@@ -182,7 +198,7 @@ class UnixConnection final : public WireConnection, public std::enable_shared_fr
 
 std::shared_ptr<WireConnection> WireConnection::adopt(asio::io_context& io, int fd, Hello mine) {
   if (mine.max_frame_bytes == 0) mine.max_frame_bytes = kDefaultMaxFrameBytes;
-  return std::make_shared<UnixConnection>(io, fd, std::move(mine));
+  return std::make_shared<StreamConnection>(io, fd, std::move(mine));
 }
 
 }  // namespace cserve::wire

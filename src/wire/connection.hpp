@@ -1,5 +1,6 @@
 // connection.hpp — one wire-protocol connection over a connected stream socket (a Unix domain
-// socket between the serving process and a worker): the HELLO exchange, frames in and out.
+// socket between the serving process and a worker, or TCP between two cluster nodes): the HELLO
+// exchange, frames in and out.
 //
 //   auto c = WireConnection::adopt(io, fd, Hello{.role = "serve", ...});
 //   c->start(on_frame, on_close);   // sends HELLO; on_frame sees every frame after the peer's HELLO

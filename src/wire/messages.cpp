@@ -77,6 +77,7 @@ std::string encode_call(const CallHeader& h, const std::vector<std::string>& arg
          {"credits", h.credits}};
   if (h.deadline_ms) j["deadline_ms"] = *h.deadline_ms;
   if (!h.multiplexed_model_id.empty()) j["multiplexed_model_id"] = h.multiplexed_model_id;
+  if (!h.application.empty()) j["application"] = h.application;
   std::string header;
   Json::to_msgpack(j, header);
   std::string out;
@@ -123,6 +124,10 @@ Decoded<Call> decode_call(std::string_view payload) {
   if (j.contains("multiplexed_model_id")) {
     if (!j["multiplexed_model_id"].is_string()) return malformed("CALL header: multiplexed_model_id is not a string");
     c.header.multiplexed_model_id = j["multiplexed_model_id"].get<std::string>();
+  }
+  if (j.contains("application")) {
+    if (!j["application"].is_string()) return malformed("CALL header: application is not a string");
+    c.header.application = j["application"].get<std::string>();
   }
   auto count = r.u32();
   if (!count) return malformed("CALL: no argument count");

@@ -40,6 +40,7 @@ enum class CallKind { kValue, kTyped, kStream, kTypedStream, kHttp };
 std::string_view to_string(CallKind kind);
 
 struct CallHeader {
+  std::string application;  // empty: the connection's own (a worker's); a peer node's call names it
   std::string deployment;
   std::string method;  // "__call__" for the call operator
   std::string request_id;

@@ -261,8 +261,10 @@ class HttpCall final : public CallClient::Pending {
   std::shared_ptr<RemoteItems> chunks_;
 };
 
-wire::CallHeader header_for(const std::string& deployment, std::string method, wire::CallKind kind) {
+wire::CallHeader header_for(const std::string& application, const std::string& deployment, std::string method,
+                            wire::CallKind kind) {
   wire::CallHeader h;
+  h.application = application;
   h.deployment = deployment;
   h.method = std::move(method);
   h.kind = kind;
@@ -281,8 +283,8 @@ wire::CallHeader header_for(const std::string& deployment, std::string method, w
 // What a router's Call runs against: each operation becomes a CALL to the other end.
 class RemoteCallable final : public detail::ReplicaCallable {
  public:
-  RemoteCallable(std::shared_ptr<CallClient> client, std::string deployment)
-      : client_(std::move(client)), deployment_(std::move(deployment)) {}
+  RemoteCallable(std::shared_ptr<CallClient> client, std::string deployment, std::string application)
+      : client_(std::move(client)), deployment_(std::move(deployment)), application_(std::move(application)) {}
 
   void handle(Request& req, detail::OutcomeCallback done) override { http(kHandlerMethod, req, std::move(done)); }
 
@@ -293,12 +295,12 @@ class RemoteCallable final : public detail::ReplicaCallable {
   void call_method(const std::string& name, Json args, detail::JsonDone done) override {
     std::string bytes;
     Json::to_msgpack(args, bytes);
-    send(wire::encode_call(header_for(deployment_, name, wire::CallKind::kValue), {std::move(bytes)}),
+    send(wire::encode_call(header_for(application_, deployment_, name, wire::CallKind::kValue), {std::move(bytes)}),
          std::make_unique<ValueCall>(std::move(done)));
   }
 
   void call_encoded(const std::string& name, std::vector<std::string> args, detail::BytesDone done) override {
-    send(wire::encode_call(header_for(deployment_, name, wire::CallKind::kTyped), args),
+    send(wire::encode_call(header_for(application_, deployment_, name, wire::CallKind::kTyped), args),
          std::make_unique<BytesCall>(std::move(done)));
   }
 
@@ -329,14 +331,14 @@ class RemoteCallable final : public detail::ReplicaCallable {
 
  private:
   void http(const char* method, Request& req, detail::OutcomeCallback done) {
-    wire::CallHeader h = header_for(deployment_, method, wire::CallKind::kHttp);
+    wire::CallHeader h = header_for(application_, deployment_, method, wire::CallKind::kHttp);
     h.request_id = req.request_id();
     send(wire::encode_call(h, {wire::encode_request(req)}), std::make_unique<HttpCall>(std::move(done), client_));
   }
 
   // A stream call: the producer may send its first item at once (one credit in the header).
   std::shared_ptr<RemoteItems> open(const std::string& name, wire::CallKind kind, std::vector<std::string> args) {
-    wire::CallHeader h = header_for(deployment_, name, kind);
+    wire::CallHeader h = header_for(application_, deployment_, name, kind);
     h.credits = 1;
     auto items = std::make_shared<RemoteItems>(client_, 0, h.credits);
     items->set_call_id(send(wire::encode_call(h, args), std::make_unique<StreamCall>(items)));
@@ -357,6 +359,7 @@ class RemoteCallable final : public detail::ReplicaCallable {
 
   const std::shared_ptr<CallClient> client_;
   const std::string deployment_;
+  const std::string application_;
 };
 
 }  // namespace
@@ -437,8 +440,9 @@ void CallClient::fail_pending(const Failure& why) {
   for (auto& [id, p] : pending) p->on_failure(why);
 }
 
-std::unique_ptr<detail::ReplicaCallable> remote_callable(std::shared_ptr<CallClient> client, std::string deployment) {
-  return std::make_unique<RemoteCallable>(std::move(client), std::move(deployment));
+std::unique_ptr<detail::ReplicaCallable> remote_callable(std::shared_ptr<CallClient> client, std::string deployment,
+                                                         std::string application) {
+  return std::make_unique<RemoteCallable>(std::move(client), std::move(deployment), std::move(application));
 }
 
 }  // namespace cserve

@@ -81,8 +81,10 @@ class CallClient : public std::enable_shared_from_this<CallClient> {
 };
 
 // A ReplicaCallable whose operations are calls over `client` to `deployment` (the replica on the
-// other end, or the deployment the other end routes to). object() throws: typed calls check
+// other end, or the deployment the other end routes to) of `application` (empty: the one the
+// connection serves; a peer node's calls name it). object() throws: typed calls check
 // in_other_process() and encode instead.
-std::unique_ptr<detail::ReplicaCallable> remote_callable(std::shared_ptr<CallClient> client, std::string deployment);
+std::unique_ptr<detail::ReplicaCallable> remote_callable(std::shared_ptr<CallClient> client, std::string deployment,
+                                                         std::string application = "");
 
 }  // namespace cserve

@@ -106,7 +106,7 @@ void CallServer::run_value(std::uint64_t id, const wire::Call& call, std::shared
     });
   };
   c.reject = [self = shared_from_this(), id](Failure f) { self->fail(id, f); };
-  execute_(call.header.deployment, std::move(c));
+  execute_(call.header, std::move(c));
 }
 
 // A typed handle call: codec bytes in, codec bytes out.
@@ -124,7 +124,7 @@ void CallServer::run_typed(std::uint64_t id, const wire::Call& call, std::shared
     });
   };
   c.reject = [self = shared_from_this(), id](Failure f) { self->fail(id, f); };
-  execute_(call.header.deployment, std::move(c));
+  execute_(call.header, std::move(c));
 }
 
 // A stream through a handle: by name (MessagePack arguments and items) or typed (codec bytes).
@@ -160,7 +160,7 @@ void CallServer::run_stream(std::uint64_t id, const wire::Call& call, std::share
     self->pump(id, std::move(items), std::move(done), credits);
   };
   c.reject = [self = shared_from_this(), id](Failure f) { self->fail(id, f); };
-  execute_(h.deployment, std::move(c));
+  execute_(h, std::move(c));
 }
 
 void CallServer::pump(std::uint64_t id, std::shared_ptr<detail::ItemSource<std::string>> items,

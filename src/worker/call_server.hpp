@@ -3,7 +3,7 @@
 // serves the calls of the serving process on its replica; the serving process serves a worker's
 // handle calls through the routers of the worker's application.
 //
-//   auto server = std::make_shared<CallServer>(connection, [](const std::string& deployment,
+//   auto server = std::make_shared<CallServer>(connection, [](const wire::CallHeader& header,
 //                                                             detail::Call call) { ...submit... });
 //   server->serve(id, call);        // value, typed, stream, typed_stream
 //   server->cancel(id);             // CANCEL
@@ -38,9 +38,9 @@ enum class FrameType : std::uint8_t;
 
 class CallServer : public std::enable_shared_from_this<CallServer> {
  public:
-  // Runs a call of `deployment`: on the worker's replica, or through a router. Must answer the
-  // call (run or reject it) exactly once.
-  using Execute = std::function<void(const std::string& deployment, detail::Call call)>;
+  // Runs a call of the deployment its header names: on the worker's replica, or through a
+  // router. Must answer the call (run or reject it) exactly once.
+  using Execute = std::function<void(const wire::CallHeader& header, detail::Call call)>;
 
   CallServer(std::shared_ptr<wire::WireConnection> connection, Execute execute);
 

@@ -84,11 +84,11 @@ void ProcessReplica::start(std::optional<Json> user_config, Done done) {
     auto connection = wire::WireConnection::adopt(self->io_, w.socket_fd, hello);
     // Calls the replica makes through its handles, routed here to the application's deployments.
     auto server = std::make_shared<CallServer>(
-        connection, [sinks = self->sinks_](const std::string& deployment, detail::Call call) {
+        connection, [sinks = self->sinks_](const wire::CallHeader& h, detail::Call call) {
           std::shared_ptr<detail::CallSink> sink;
           try {
             if (!sinks) throw ConfigError("its application has no deployments to call");
-            sink = sinks->sink(deployment);
+            sink = sinks->sink(h.deployment);
           } catch (const std::exception& e) {
             return call.reject({ErrorCode::kNotFound, e.what()});
           }

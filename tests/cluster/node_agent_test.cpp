@@ -8,6 +8,8 @@
 
 #include "support/wait.hpp"
 
+#include <cserve/json.hpp>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -19,7 +21,8 @@ using namespace std::chrono_literals;
 using namespace test_support;
 
 TEST(NodeRecord, RoundTripsThroughItsJson) {
-  NodeRecord r{"node-1", "127.0.0.2", 8000, 8265, 42, {{"CPU", 2}, {"GPU", 1}, {"tpu", 4}}, {{"CPU", 1.5}}, 3, 1000, 2000};
+  NodeRecord r{"node-1", "127.0.0.2", 8000, 8265, 41234, 42, {{"CPU", 2}, {"GPU", 1}, {"tpu", 4}}, {{"CPU", 1.5}}, 3,
+               {{"counter", {{"Counter", 2}, {"Idle", 0}}}}, 1000, 2000};
   const NodeRecord back = decode_node(encode(r));
   EXPECT_EQ(back.id, "node-1");
   EXPECT_EQ(back.ip, "127.0.0.2");
@@ -29,7 +32,16 @@ TEST(NodeRecord, RoundTripsThroughItsJson) {
   EXPECT_EQ(back.resources, r.resources);
   EXPECT_EQ(back.available, r.available);
   EXPECT_EQ(back.replicas, 3);
+  EXPECT_EQ(back.peer_port, 41234);
+  EXPECT_EQ(back.serving, r.serving);
   EXPECT_EQ(back.heartbeat_ms, 2000);
+  // A record without what it serves (a node that takes no calls from others) reads as serving nothing.
+  Json old = Json::parse(encode(r));
+  old.erase("peer_port");
+  old.erase("serving");
+  const NodeRecord plain = decode_node(old.dump());
+  EXPECT_EQ(plain.peer_port, 0);
+  EXPECT_TRUE(plain.serving.empty());
 }
 
 TEST(NodeRecord, ANonRecordIsRefusedWithWhatIsWrong) {

@@ -1,7 +1,8 @@
 // A cluster as a user runs it: a real etcd on a loopback port and three `cserve start` nodes on
 // 127.0.0.1, 127.0.0.2 and 127.0.0.3 with a 2 s lease TTL, the seed's Counter deployed to one of
 // them with `cserve deploy`. Every node lists all three with one controller leader; 6 replicas
-// spread 2/2/2 and every proxy serves; a SIGKILLed node's replicas come back on the others; a
+// spread 2/2/2 and every proxy serves; one replica answers through every node's proxy, and a
+// handle on one node reaches a replica on another; a SIGKILLed node's replicas come back on the others; a
 // SIGKILLed leader is replaced and no healthy replica restarts; a paused etcd (SIGSTOP) costs no
 // request; a rolling redeploy across the nodes fails no request.
 #include "support/etcd_server.hpp"
@@ -19,6 +20,7 @@
 #include <fstream>
 #include <memory>
 #include <set>
+#include <thread>
 
 namespace cserve::test {
 namespace {
@@ -81,6 +83,21 @@ class ClusterNodes : public ::testing::Test {
     return cli.wait_exit(40s).value_or(-1);
   }
 
+  // `cserve deploy` of a config written to NAME through `to`.
+  int deploy_yaml(const Node& to, const std::string& name, const std::string& yaml) {
+    const auto path = dir_ / name;
+    std::ofstream(path) << yaml;
+    ChildProcess cli(CSERVE_BINARY_FOR_TESTS, {"deploy", path.string(), "--address", to.admin(), "--timeout-s", "30"});
+    return cli.wait_exit(40s).value_or(-1);
+  }
+  // A config of one application of the cluster_app example library.
+  static std::string cluster_app_config(const std::string& name, const std::string& prefix,
+                                        const std::string& application, const std::string& deployments) {
+    return "applications:\n  - name: " + name + "\n    route_prefix: " + prefix + "\n    import_path: " +
+           std::string(CSERVE_EXAMPLES_DIR) + "/libcluster_app.so:" + application + "\n    deployments:\n" +
+           deployments;
+  }
+
   static Json status_of(const Node& n) {
     try {
       HttpClient c(n.admin_port, n.ip);
@@ -103,12 +120,16 @@ class ClusterNodes : public ::testing::Test {
     }
     return out;
   }
-  // The ids of the Counter's RUNNING replicas on node `n`.
-  static std::set<std::string> running(const Node& n) {
+  // The ids of the RUNNING replicas of a deployment (the Counter's by default) on node `n`.
+  static std::set<std::string> running(const Node& n, const std::string& app = "counter",
+                                       const std::string& deployment = "Counter") {
     std::set<std::string> out;
     const Json s = status_of(n);
-    if (!s.contains("applications") || !s["applications"].contains("counter")) return out;
-    for (const auto& r : s["applications"]["counter"]["deployments"]["Counter"]["replicas"]) {
+    if (!s.contains("applications") || !s["applications"].contains(app) ||
+        !s["applications"][app]["deployments"].contains(deployment)) {
+      return out;
+    }
+    for (const auto& r : s["applications"][app]["deployments"][deployment]["replicas"]) {
       if (r["state"] == "RUNNING") out.insert(r["replica_id"].get<std::string>());
     }
     return out;
@@ -199,6 +220,78 @@ TEST_F(ClusterNodes, SixReplicasSpreadTwoTwoTwoAndEveryProxyServes) {
     }
     return true;
   }, 10s)) << status_of(nodes_[0]).dump();
+}
+
+// Requests across nodes: the one replica of a deployment answers through every node's proxy
+// (the two nodes without it send their requests to the node that has it).
+TEST_F(ClusterNodes, OneReplicaAnswersThroughEveryNodesProxy) {
+  ASSERT_EQ(nodes_.size(), 3u);
+  ASSERT_EQ(deploy_yaml(nodes_[0], "who.yaml",
+                        cluster_app_config("who", "/who", "who_answers", "      - name: Who\n        num_replicas: 1\n")),
+            0);
+  std::string replica;
+  std::size_t holder = 3;
+  ASSERT_TRUE(wait_until([&] {
+    std::size_t placed = 0;
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+      for (const std::string& id : running(nodes_[i], "who", "Who")) {
+        replica = id;
+        holder = i;
+        ++placed;
+      }
+    }
+    return placed == 1;
+  }, 20s)) << status_of(nodes_[0]).dump();
+  for (const Node& n : nodes_) {
+    HttpClient c(n.http_port, n.ip);
+    HttpResult r;
+    ASSERT_TRUE(wait_until([&] { return (r = c.get("/who")).status == 200; }, 10s)) << n.name << ": " << r.body;
+    EXPECT_EQ(Json::parse(r.body)["replica"], replica) << n.name;
+  }
+  // Under load through a node without the replica: every request answered there.
+  const Node& without = nodes_[(holder + 1) % 3];
+  LoadGenerator load(without.http_port, "/who", 8, 60s, without.ip);
+  load.start();
+  std::this_thread::sleep_for(2s);
+  const LoadStats stats = load.stop();
+  EXPECT_GT(stats.ok(), 0);
+  EXPECT_EQ(stats.failed(), 0);
+}
+
+// A handle on one node reaches a replica on another: the relay (one replica per node) calls Who
+// (one replica in all) through a handle.
+TEST_F(ClusterNodes, HandlesOnOneNodeReachReplicasOnTheOthers) {
+  ASSERT_EQ(nodes_.size(), 3u);
+  ASSERT_EQ(deploy_yaml(nodes_[2], "relay.yaml",
+                        cluster_app_config("relay", "/relay", "relay",
+                                           "      - name: Relay\n        num_replicas: 3\n"
+                                           "        max_replicas_per_node: 1\n"
+                                           "      - name: Who\n        num_replicas: 1\n")),
+            0);
+  std::string who;  // the one Who replica, and the node it runs on
+  std::size_t holder = 3;
+  ASSERT_TRUE(wait_until([&] {
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+      if (running(nodes_[i], "relay", "Relay").size() != 1) return false;
+    }
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+      for (const std::string& id : running(nodes_[i], "relay", "Who")) {
+        who = id;
+        holder = i;
+      }
+    }
+    return holder < 3;
+  }, 20s)) << status_of(nodes_[0]).dump();
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    const Node& n = nodes_[i];
+    HttpClient c(n.http_port, n.ip);
+    HttpResult r;
+    ASSERT_TRUE(wait_until([&] { return (r = c.get("/relay")).status == 200; }, 10s)) << n.name << ": " << r.body;
+    const Json answer = Json::parse(r.body);
+    EXPECT_TRUE(running(n, "relay", "Relay").count(answer["replica"].get<std::string>()))
+        << n.name << "'s own relay answers: " << r.body;
+    EXPECT_EQ(answer["next"]["replica"], who) << n.name << (i == holder ? " (same node)" : " (across nodes)");
+  }
 }
 
 TEST_F(ClusterNodes, AKilledNodesReplicasComeBackOnTheOthersAndTheirClientsSeeNoFailure) {

@@ -292,3 +292,60 @@ TEST(Router, AModelIdSentToAnOrdinaryDeploymentIsNotRemembered) {
 
 }  // namespace
 }  // namespace cserve
+
+namespace cserve {
+namespace {
+
+// Cluster mode: stand-ins for other nodes' replicas (update_remote) take calls only when every
+// replica of this node is full, and calls from other nodes (local_sink) never leave this node.
+TEST(Router, PrefersThisNodesReplicasAndSendsToOtherNodesOnlyWhenTheyAreFull) {
+  Fixture f;
+  auto local = f.add_replica("local");
+  auto remote = f.add_replica("remote");  // a stand-in, as the router sees it
+  auto router = std::make_shared<Router>("Echo", Router::Config{1, -1}, 7);
+  router->update({local}, {1, -1});
+  router->update_remote({remote});
+  router->submit(f.call("/1"));
+  EXPECT_EQ(local->in_flight(), 1);
+  EXPECT_EQ(remote->in_flight(), 0) << "a free local replica takes the call";
+  router->submit(f.call("/2"));
+  EXPECT_EQ(remote->in_flight(), 1) << "the local one is full: the other node's takes it";
+  router->submit(f.call("/3"));
+  EXPECT_EQ(router->queued(), 1u) << "both full: it waits";
+  f.queue->run_all();
+  EXPECT_EQ(f.answers.size(), 3u);
+  router->update_remote({});
+  EXPECT_TRUE(router->serving());
+  router->update({}, {1, -1});
+  EXPECT_FALSE(router->serving()) << "no replica here or elsewhere";
+}
+
+TEST(Router, ItsLocalSinkRoutesToThisNodesReplicasOnlyAndFollowsUpdatesAndClose) {
+  Fixture f;
+  auto local = f.add_replica("local");
+  auto remote = f.add_replica("remote");
+  auto router = std::make_shared<Router>("Echo", Router::Config{1, -1}, 7);
+  router->update({local}, {1, -1});
+  router->update_remote({remote});
+  auto from_peers = router->local_sink();
+  from_peers->submit(f.call("/a"));
+  from_peers->submit(f.call("/b"));
+  EXPECT_EQ(local->in_flight(), 1);
+  EXPECT_EQ(remote->in_flight(), 0) << "a call from another node is never forwarded again";
+  f.queue->run_all();
+  EXPECT_EQ(f.answers.size(), 2u);
+  auto second = f.add_replica("second");
+  router->update({local, second}, {1, -1});  // the companion follows
+  from_peers->submit(f.call("/c"));
+  from_peers->submit(f.call("/d"));
+  EXPECT_EQ(local->in_flight() + second->in_flight(), 2);
+  f.queue->run_all();
+  router->close("deployment 'Echo' was deleted");
+  from_peers->submit(f.call("/e"));
+  ASSERT_EQ(f.answers.size(), 5u);
+  EXPECT_EQ(f.answers.back().second, "UNAVAILABLE");
+  EXPECT_EQ(f.answers.back().first, "deployment 'Echo' was deleted");
+}
+
+}  // namespace
+}  // namespace cserve
