@@ -11,7 +11,7 @@ packages=(
   libboost-dev libboost-system-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev libcli11-dev
-  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libssl-dev
   curl python3-grpcio python3-grpc-tools etcd-server
 )
 # The model frameworks examples/models serves (LibTorch, XGBoost, OpenCV DNN).

@@ -8,6 +8,7 @@ namespace cserve {
 namespace {
 
 constexpr std::string_view kApplications = "/api/serve/applications";
+constexpr std::string_view kBlobs = "/api/blobs/";
 
 bool authorized(const Request& req, const std::string& token) {
   if (token.empty()) return true;
@@ -65,6 +66,17 @@ std::optional<Response> AdminApi::handle(const Request& req) const {
       return Response::json(Json{{"shutting_down", true}});
     }
     return method_not_allowed(req, "GET, HEAD, PUT, DELETE");
+  }
+  if (path.substr(0, kBlobs.size()) == kBlobs) {
+    if (req.method() != "GET" && req.method() != "HEAD") return method_not_allowed(req, "GET, HEAD");
+    const std::string sha(path.substr(kBlobs.size()));
+    if (!hooks_.blob) return error_response(404, "this node is not in a cluster: it keeps no libraries", req.request_id());
+    auto bytes = hooks_.blob(sha);
+    if (!bytes) return error_response(404, "this node has no library blob " + sha, req.request_id());
+    Response r;
+    r.body = std::move(*bytes);
+    r.content_type = "application/octet-stream";
+    return r;
   }
   return error_response(404, "no admin endpoint at " + req.path() + " (try /metrics or " +
                                  std::string(kApplications) + "/)",

@@ -28,6 +28,9 @@ struct AdminHooks {
   std::function<Json()> config;                  // the config last deployed, or null
   std::function<void(const Json& config)> deploy;  // throws ConfigError; must not block
   std::function<void()> shutdown;  // must not block: the work happens elsewhere
+  // Cluster mode: the bytes of the library blob with this SHA-256 when this node has it (what
+  // other nodes fetch, docs/cluster.md); unset in embedded mode.
+  std::function<std::optional<std::string>(const std::string& sha256)> blob;
 };
 
 class AdminApi {

@@ -238,7 +238,7 @@ ServeConfig check(const Json& root, const Checker& c) {
   for (std::size_t i = 0; i < apps.size(); ++i) {
     const std::string p = "applications[" + std::to_string(i) + "]";
     const Json& a = apps[i];
-    c.object(a, p, {"name", "route_prefix", "import_path", "args", "deployments"});
+    c.object(a, p, {"name", "route_prefix", "import_path", "args", "deployments", "library_sha256"});
     AppConfig app;
     if (!a.contains("name")) c.fail(p, "an application needs a name");
     c.string(a["name"], p + ".name");
@@ -249,6 +249,11 @@ ServeConfig check(const Json& root, const Checker& c) {
     app.import_path = a["import_path"];
     if (app.import_path.rfind(':') == std::string::npos) {
       c.fail(p + ".import_path", "must be 'path/to/library.so:application'");
+    }
+    if (a.contains("library_sha256")) {  // written by the cluster node that received the config
+      const bool hex = a["library_sha256"].is_string() && a["library_sha256"].get<std::string>().size() == 64 &&
+                       a["library_sha256"].get<std::string>().find_first_not_of("0123456789abcdef") == std::string::npos;
+      if (!hex) c.fail(p + ".library_sha256", "must be the SHA-256 of the library: 64 lowercase hex digits");
     }
     app.route_prefix = "/";
     if (a.contains("route_prefix")) {

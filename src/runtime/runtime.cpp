@@ -112,11 +112,18 @@ Runtime::Runtime(ServeOptions options) : options_(std::move(options)) {
   } else if (options_.gpus > 0) {
     CSERVE_LOG(kInfo, "runtime") << "no GPU metrics: " << no_nvml;
   }
+  if (!options_.cluster.etcd.empty()) {
+    const std::string self = node_name(options_.cluster);
+    shipping_ = std::make_unique<LibraryShipping>(self, default_blob_dir(self), options_.admin.token, [this] {
+      ClusterMembership* c = cluster();
+      return c ? c->nodes() : std::vector<cluster::NodeRecord>{};
+    });
+  }
   if (options_.admin.enabled) {
-    admin_api_ = std::make_unique<AdminApi>(
-        options_.admin.token,
-        AdminHooks{[this] { return status(); }, [this] { return deployed_config(); },
-                   [this](const Json& c) { deploy_config(c); }, [this] { request_shutdown(); }});
+    AdminHooks hooks{[this] { return status(); }, [this] { return deployed_config(); },
+                     [this](const Json& c) { deploy_config(c); }, [this] { request_shutdown(); }};
+    if (shipping_) hooks.blob = [this](const std::string& sha256) { return shipping_->blob(sha256); };
+    admin_api_ = std::make_unique<AdminApi>(options_.admin.token, std::move(hooks));
     HttpOptions h;
     h.host = options_.admin.host;
     h.port = options_.admin.port;
@@ -181,8 +188,8 @@ void Runtime::join_cluster() {
     u.serving = routing_->serving();
     return u;
   };
-  ClusterControl::Hooks hooks{[this](const Json& config) { return cluster_demands(config); },
-                              [this](const Json& config) { deploy_local(config); }};
+  ClusterControl::Hooks hooks{[this](const Json& config) { return cluster_demands(shipping_->localize(config)); },
+                              [this](const Json& config) { deploy_local(shipping_->localize(config)); }};
   cluster_owned_ = std::make_unique<ClusterMembership>(options_.cluster, std::move(record), usage, std::move(hooks));
   cluster_.store(cluster_owned_.get(), std::memory_order_release);
 }
@@ -205,8 +212,12 @@ void Runtime::deploy_config(const Json& config) {
   if (options_.cluster.etcd.empty()) return deploy_local(config);
   ClusterMembership* c = cluster();
   if (!c) throw Error("this node is still joining the cluster; try again", ErrorCode::kUnavailable);
-  cluster_demands(config);  // loads and checks everything before the cluster sees it
-  c->submit(parse_json_config(config).source);
+  // The libraries go into this node's blob store and the config names them by content, so that
+  // the other nodes fetch them from here; everything is loaded and checked before the cluster
+  // sees it.
+  const Json shipped = shipping_->ship(parse_json_config(config).source);
+  cluster_demands(shipping_->localize(shipped));
+  c->submit(shipped);
 }
 
 std::vector<Demand> Runtime::cluster_demands(const Json& config) const {

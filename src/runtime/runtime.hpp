@@ -18,6 +18,7 @@
 #include "replica/launcher.hpp"
 #include "runtime/cluster_membership.hpp"
 #include "runtime/cluster_routing.hpp"
+#include "runtime/library_shipping.hpp"
 
 #include <cserve/detail/mutex.hpp>
 #include <cserve/serve.hpp>
@@ -85,6 +86,7 @@ class Runtime {
   std::unique_ptr<GpuMetrics> gpu_metrics_;  // set when NVML is present
   // Cluster mode only; last, so that they go first. Joined after the admin API serves (the node's
   // record has its port), so readers go through cluster(), which sees it once it is whole.
+  std::unique_ptr<LibraryShipping> shipping_;  // made by the constructor (the admin API serves its blobs)
   std::unique_ptr<ClusterRouting> routing_;  // made before the membership (its port is in the record)
   std::unique_ptr<ClusterMembership> cluster_owned_;
   std::atomic<ClusterMembership*> cluster_{nullptr};

@@ -2,9 +2,12 @@
 // 127.0.0.1, 127.0.0.2 and 127.0.0.3 with a 2 s lease TTL, the seed's Counter deployed to one of
 // them with `cserve deploy`. Every node lists all three with one controller leader; 6 replicas
 // spread 2/2/2 and every proxy serves; one replica answers through every node's proxy, and a
-// handle on one node reaches a replica on another; a SIGKILLed node's replicas come back on the others; a
+// handle on one node reaches a replica on another; the library ships from the node that received
+// the config to the others; a SIGKILLed node's replicas come back on the others; a
 // SIGKILLed leader is replaced and no healthy replica restarts; a paused etcd (SIGSTOP) costs no
 // request; a rolling redeploy across the nodes fails no request.
+#include "cluster/blob_store.hpp"
+#include "support/cli.hpp"
 #include "support/etcd_server.hpp"
 #include "support/http_client.hpp"
 #include "support/load.hpp"
@@ -18,6 +21,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <set>
 #include <thread>
@@ -50,7 +54,10 @@ class ClusterNodes : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() / ("cserve-cluster-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
+    // Each node keeps the libraries it is given or fetches under blobs/<node> (fresh per test).
+    ::setenv("CSERVE_BLOB_DIR", (dir_ / "blobs").c_str(), 1);
     for (int i = 1; i <= 3; ++i) start_node(i);
   }
   void TearDown() override {
@@ -292,6 +299,61 @@ TEST_F(ClusterNodes, HandlesOnOneNodeReachReplicasOnTheOthers) {
         << n.name << "'s own relay answers: " << r.body;
     EXPECT_EQ(answer["next"]["replica"], who) << n.name << (i == holder ? " (same node)" : " (across nodes)");
   }
+}
+
+// Application code on every node without a shared filesystem: the library ships from the node
+// that received the config; the others fetch it by its SHA-256 and run their own copies.
+TEST_F(ClusterNodes, TheLibraryShipsFromTheNodeThatReceivedTheConfig) {
+  ASSERT_EQ(nodes_.size(), 3u);
+  // The library the config names exists at this path only while the deploy runs.
+  const auto uploads = dir_ / "uploads";
+  std::filesystem::create_directories(uploads);
+  std::filesystem::copy_file(std::string(CSERVE_EXAMPLES_DIR) + "/libcounter_app.so", uploads / "libcounter_app.so");
+  std::string bytes;
+  {
+    std::ifstream in(uploads / "libcounter_app.so", std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const std::string sha = cluster::sha256_hex(bytes);
+  ASSERT_EQ(deploy_yaml(nodes_[1], "shipped.yaml",
+                        "applications:\n  - name: counter\n    route_prefix: /Counter\n    import_path: " +
+                            (uploads / "libcounter_app.so").string() +
+                            ":counter\n    deployments:\n      - name: Counter\n        num_replicas: 3\n"),
+            0);
+  std::filesystem::remove_all(uploads);
+  ASSERT_TRUE(wait_until([&] { return spread({1, 1, 1}); }, 20s)) << status_of(nodes_[0]).dump();
+  for (const Node& n : nodes_) {
+    const auto copy = dir_ / "blobs" / n.name / sha / "libcounter_app.so";
+    EXPECT_TRUE(std::filesystem::exists(copy)) << n.name << " has no copy at " << copy;
+    HttpClient c(n.http_port, n.ip);
+    EXPECT_EQ(c.get("/Counter").status, 200) << n.name;
+  }
+  // The cluster's config names the code by content; a worker process or a restarted replica
+  // loads the same copy.
+  const Json s = status_of(nodes_[2]);
+  EXPECT_EQ(s["config"]["applications"][0]["library_sha256"], sha) << s.dump();
+  // Any node serves the blob to the others (through its admin API).
+  HttpClient admin(nodes_[2].admin_port, nodes_[2].ip);
+  const HttpResult blob = admin.get("/api/blobs/" + sha);
+  EXPECT_EQ(blob.status, 200);
+  EXPECT_EQ(blob.body.size(), bytes.size());
+  EXPECT_EQ(admin.get("/api/blobs/" + cluster::sha256_hex("none")).status, 404);
+}
+
+TEST_F(ClusterNodes, ALibraryNoNodeHasIsRefusedNamingWhatEachNodeSaid) {
+  ASSERT_EQ(nodes_.size(), 3u);
+  const std::string missing = cluster::sha256_hex("a library nobody has");
+  const auto path = dir_ / "missing.yaml";
+  std::ofstream(path) << "applications:\n  - name: counter\n    route_prefix: /Counter\n    import_path: "
+                      << CSERVE_EXAMPLES_DIR << "/libcounter_app.so:counter\n    library_sha256: " << missing
+                      << "\n    deployments:\n      - name: Counter\n        num_replicas: 1\n";
+  const CliResult r = run_cli("deploy " + path.string() + " --address " + nodes_[0].admin());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("node 'node-1' cannot get the library libcounter_app.so (sha256 " + missing + ")"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("node-2: HTTP 404 (this node has no library blob " + missing + ")"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("node-3: HTTP 404 (this node has no library blob " + missing + ")"), std::string::npos) << r.output;
 }
 
 TEST_F(ClusterNodes, AKilledNodesReplicasComeBackOnTheOthersAndTheirClientsSeeNoFailure) {

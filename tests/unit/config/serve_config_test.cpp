@@ -50,7 +50,7 @@ applications:
 TEST(ServeConfig, ErrorsNameTheFieldAndLine) {
   EXPECT_EQ(error_of("applications:\n  - name: a\n    import_path: x.so:a\n    replicas: 2\n"),
             "serve.yaml:4: applications[0].replicas: unknown key 'replicas' (known: args, deployments, "
-            "import_path, name, route_prefix)");
+            "import_path, library_sha256, name, route_prefix)");
   EXPECT_EQ(error_of("applications:\n  - name: a\n    import_path: x.so:a\n    deployments:\n      - name: A\n"
                      "        max_ongoing_requests: many\n"),
             "serve.yaml:6: applications[0].deployments[0].max_ongoing_requests: must be an integer");
@@ -98,6 +98,20 @@ TEST(ServeConfig, JsonConfigsNameTheFieldWithoutALine) {
     FAIL();
   } catch (const ConfigError& e) {
     EXPECT_STREQ(e.what(), "applications[0].deployments[0].num_replicas: must be an integer >= 0 or \"auto\"");
+  }
+}
+
+// Cluster mode: the node that receives a config names each library by its SHA-256.
+TEST(ServeConfig, ALibrarysHashIsKeptAndMustBeASha256) {
+  const std::string sha(64, 'a');
+  const ServeConfig c = parse_json_config(Json::parse(
+      R"({"applications": [{"name": "a", "import_path": "x.so:a", "library_sha256": ")" + sha + R"("}]})"));
+  EXPECT_EQ(c.source["applications"][0]["library_sha256"], sha);
+  try {
+    parse_json_config(Json::parse(R"({"applications": [{"name": "a", "import_path": "x.so:a", "library_sha256": "ABC"}]})"));
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "applications[0].library_sha256: must be the SHA-256 of the library: 64 lowercase hex digits");
   }
 }
 
