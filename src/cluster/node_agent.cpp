@@ -121,6 +121,7 @@ NodeRecord NodeAgent::current_record() {
     r.available = std::move(u.available);
     r.replicas = u.replicas;
     r.serving = std::move(u.serving);
+    r.load = std::move(u.load);
   } else {
     r.available = r.resources;
   }

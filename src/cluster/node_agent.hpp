@@ -38,6 +38,7 @@ struct NodeUsage {
   std::map<std::string, double> available;
   int replicas = 0;
   std::map<std::string, std::map<std::string, int>> serving;  // NodeRecord::serving
+  std::map<std::string, std::map<std::string, double>> load;  // NodeRecord::load
 };
 
 struct NodeAgentOptions {

@@ -18,6 +18,7 @@ std::string encode(const NodeRecord& r) {
               {"available", r.available},
               {"replicas", r.replicas},
               {"serving", r.serving},
+              {"load", r.load},
               {"started_ms", r.started_ms},
               {"heartbeat_ms", r.heartbeat_ms}}
       .dump();
@@ -38,6 +39,7 @@ NodeRecord decode_node(const std::string& value) {
     // Absent in the records of nodes that serve no calls from other nodes.
     r.peer_port = j.value("peer_port", 0);
     if (j.contains("serving")) r.serving = j.at("serving").get<std::map<std::string, std::map<std::string, int>>>();
+    if (j.contains("load")) r.load = j.at("load").get<std::map<std::string, std::map<std::string, double>>>();
     r.started_ms = j.at("started_ms").get<std::int64_t>();
     r.heartbeat_ms = j.at("heartbeat_ms").get<std::int64_t>();
     return r;

@@ -26,6 +26,9 @@ struct NodeRecord {
   // The replicas that take calls now: application -> deployment -> how many (RUNNING). Other
   // nodes' routers send calls here for these.
   std::map<std::string, std::map<std::string, int>> serving;
+  // Requests in flight on its replicas and waiting in its routers: application -> deployment ->
+  // how many (as of the last heartbeat). The leader sums them to autoscale across nodes.
+  std::map<std::string, std::map<std::string, double>> load;
   std::int64_t started_ms = 0;    // Unix time in ms
   std::int64_t heartbeat_ms = 0;  // the last refresh, Unix time in ms
 };

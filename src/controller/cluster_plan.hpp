@@ -14,6 +14,7 @@
 
 #include "controller/placement.hpp"
 
+#include <cserve/autoscaling.hpp>
 #include <cserve/resources.hpp>
 
 #include <map>
@@ -30,9 +31,10 @@ using Shares = std::map<std::string, std::map<DeploymentKey, int>>;
 
 struct Demand {
   DeploymentKey deployment;
-  int replicas = 0;
+  int replicas = 0;  // with autoscaling: the leader's target, from the load all nodes publish
   Resources per_replica;
   std::optional<int> max_per_node;  // max_replicas_per_node
+  std::optional<AutoscalingConfig> autoscaling;
 };
 
 struct Shortfall {

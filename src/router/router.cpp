@@ -226,6 +226,19 @@ std::size_t Router::queued() const {
   return live_queued_;
 }
 
+double Router::local_load() const {
+  std::shared_ptr<Router> local;
+  double load = 0;
+  {
+    detail::MutexLock lock(mu_);
+    load = static_cast<double>(live_queued_);
+    for (const auto& r : replicas_) load += r->in_flight();
+    local = local_;
+  }
+  if (local) load += static_cast<double>(local->queued());
+  return load;
+}
+
 bool Router::serving() const {
   detail::MutexLock lock(mu_);
   auto accepting = [](const std::shared_ptr<Replica>& r) { return r->accepting(); };

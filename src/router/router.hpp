@@ -57,6 +57,9 @@ class Router : public detail::CallSink, public std::enable_shared_from_this<Rout
   void reopen() CSERVE_EXCLUDES(mu_);
 
   std::size_t queued() const CSERVE_EXCLUDES(mu_);
+  // The work this node has for the deployment: calls in flight on its replicas and waiting here
+  // or in local_sink() (calls on other nodes' stand-ins are theirs to count).
+  double local_load() const CSERVE_EXCLUDES(mu_);
   // True when a replica can take calls now (a model is "ready").
   bool serving() const CSERVE_EXCLUDES(mu_);
 

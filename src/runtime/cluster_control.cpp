@@ -1,5 +1,7 @@
 #include "runtime/cluster_control.hpp"
 
+#include "controller/autoscaling_policy.hpp"
+
 #include "common/logging.hpp"
 
 #include <cserve/error.hpp>
@@ -31,7 +33,8 @@ NodeResources offered(const cluster::NodeRecord& r) {
 }
 
 // A node's assignment: its shares, and the cluster's config with each deployment's num_replicas
-// set to the node's share (an application with none still has its route there). The nodes'
+// set to the node's share (an application with none still has its route there; an autoscaled
+// deployment is a fixed share there: the leader scales it). The nodes'
 // addresses come from their own start options, so the config's http and gRPC options go.
 Json assignment(const Json& config, cluster::Revision config_revision, const std::vector<Demand>& demands,
                const std::map<DeploymentKey, int>& shares, const Json& shortfalls) {
@@ -52,6 +55,7 @@ Json assignment(const Json& config, cluster::Revision config_revision, const std
       for (Json& dep : app["deployments"]) {
         if (dep.value("name", "") == d.deployment.second) {
           dep["num_replicas"] = share;
+          dep.erase("autoscaling_config");  // the leader autoscales; the node runs its share
           found = true;
         }
       }
@@ -214,6 +218,44 @@ void ClusterControl::follow() {
   cv_.notify_all();
 }
 
+std::vector<Demand> ClusterControl::autoscaled(const std::vector<cluster::NodeRecord>& records, const Shares& in_force,
+                                               std::chrono::steady_clock::time_point now) {
+  std::vector<Demand> demands = demands_;
+  std::map<DeploymentKey, Scaling> kept;
+  for (Demand& d : demands) {
+    if (!d.autoscaling) continue;
+    double ongoing = 0;  // the load every node published, summed
+    for (const cluster::NodeRecord& r : records) {
+      auto app = r.load.find(d.deployment.first);
+      if (app == r.load.end()) continue;
+      auto dep = app->second.find(d.deployment.second);
+      if (dep != app->second.end()) ongoing += dep->second;
+    }
+    auto known = scaling_.find(d.deployment);
+    Scaling s;
+    if (known != scaling_.end()) {
+      s = std::move(known->second);
+    } else {
+      // A first deploy starts at its initial replicas; a new leader from what the plan in force runs.
+      s.target = d.replicas;
+      int running = 0;
+      bool placed = false;
+      for (const auto& [node, shares] : in_force) {
+        if (auto it = shares.find(d.deployment); it != shares.end()) {
+          running += it->second;
+          placed = true;
+        }
+      }
+      if (placed) s.target = running;
+    }
+    s.target = autoscale(*d.autoscaling, s.state, now, ongoing, s.target).target;
+    d.replicas = s.target;
+    kept.emplace(d.deployment, std::move(s));
+  }
+  scaling_ = std::move(kept);
+  return demands;
+}
+
 void ClusterControl::lead(cluster::Revision term) {
   const auto now = std::chrono::steady_clock::now();
   if (term != led_term_) {
@@ -246,7 +288,8 @@ void ClusterControl::lead(cluster::Revision term) {
 
   std::vector<NodeResources> nodes;
   std::set<std::string> live;
-  for (const cluster::NodeRecord& r : agent_.nodes()) {
+  const std::vector<cluster::NodeRecord> records = agent_.nodes();
+  for (const cluster::NodeRecord& r : records) {
     nodes.push_back(offered(r));
     live.insert(r.id);
   }
@@ -257,7 +300,8 @@ void ClusterControl::lead(cluster::Revision term) {
     // a new leader gives it a TTL before moving them.
     if (!live.count(node) && now - led_since_ < ttl_) return;
   }
-  const ClusterPlan plan = plan_cluster(demands_, nodes, in_force);
+  const std::vector<Demand> demands = autoscaled(records, in_force, now);
+  const ClusterPlan plan = plan_cluster(demands, nodes, in_force);
 
   Json shortfalls = Json::array();
   for (const Shortfall& f : plan.shortfalls) {
@@ -268,7 +312,7 @@ void ClusterControl::lead(cluster::Revision term) {
     static const std::map<DeploymentKey, int> kNone;
     auto s = plan.shares.find(node);
     const std::string value =
-        assignment(planned_config_, planned_revision_, demands_, s == plan.shares.end() ? kNone : s->second, shortfalls)
+        assignment(planned_config_, planned_revision_, demands, s == plan.shares.end() ? kNone : s->second, shortfalls)
             .dump();
     auto current = assignments.find(assign_key(node));
     if (current == assignments.end() || current->second.value != value) ops.push_back(Op::put(assign_key(node), value));

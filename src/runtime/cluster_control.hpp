@@ -7,6 +7,9 @@
 //    with the cluster's shortfalls (replicas that fit on no node) — all in one transaction fenced
 //    on its term, so a deposed leader writes nothing. A node that has just become leader while a node with replicas
 //    is missing waits up to a TTL for it to register again before moving its replicas.
+//  * An autoscaled deployment's replica count is the leader's: it sums the load every node
+//    publishes (requests in flight and queued there) and runs the autoscaling policy over it;
+//    each node runs its share as a fixed count.
 //  * Every node runs its share through its own controller (which starts, health-checks, rolls and
 //    restarts replicas without the leader), and keeps running it while etcd or the leader is away.
 //
@@ -17,6 +20,7 @@
 #include "cluster/election.hpp"
 #include "cluster/node_agent.hpp"
 #include "cluster/prefix_mirror.hpp"
+#include "controller/autoscaling_policy.hpp"
 #include "controller/cluster_plan.hpp"
 
 #include <cserve/detail/mutex.hpp>
@@ -24,6 +28,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,6 +71,10 @@ class ClusterControl {
   void run();
   void follow();                    // runs this node's share
   void lead(cluster::Revision term);  // plans and writes the shares
+  // demands_ with each autoscaled deployment's replicas set to the leader's target for the load
+  // the nodes publish (autoscaling_policy.hpp, over the sum).
+  std::vector<Demand> autoscaled(const std::vector<cluster::NodeRecord>& records, const Shares& in_force,
+                                 std::chrono::steady_clock::time_point now);
 
   cluster::Store& store_;
   cluster::NodeAgent& agent_;
@@ -81,6 +90,11 @@ class ClusterControl {
   Json planned_config_;                     // the config the plan is of (the last one that loaded)
   cluster::Revision planned_revision_ = 0;  // and its revision
   std::vector<Demand> demands_;             // what it asks for
+  struct Scaling {                          // an autoscaled deployment, as this leader scales it
+    AutoscalingState state;
+    int target = 0;
+  };
+  std::map<DeploymentKey, Scaling> scaling_;
 
   mutable Mutex mu_;
   CondVar cv_;

@@ -37,6 +37,11 @@ Serving ClusterRouting::serving() const {
   return serving_;
 }
 
+Load ClusterRouting::load() const {
+  MutexLock lock(mu_);
+  return load_;
+}
+
 void ClusterRouting::stop() {
   {
     MutexLock lock(mu_);
@@ -74,9 +79,16 @@ void ClusterRouting::run() {
 void ClusterRouting::refresh() {
   // 1. What this node serves.
   Serving mine = hooks_.serving();
+  Load load;
+  for (const auto& [app, deployments] : mine) {
+    for (const auto& [deployment, n] : deployments) {
+      if (auto router = hooks_.router(app, deployment)) load[app][deployment] = router->local_load();
+    }
+  }
   bool changed = false;
   {
     MutexLock lock(mu_);
+    load_ = std::move(load);
     if (mine != serving_) {
       serving_ = std::move(mine);
       changed = true;

@@ -5,6 +5,8 @@
 // Every 100 ms (a refresh thread):
 //   1. what this node serves (RUNNING replicas per deployment) is compared with what it last
 //      published; a change is published at once (the node's record, rewritten by its agent);
+//      each deployment's load is read from its router (published with the next heartbeat, for
+//      the leader's autoscaling);
 //   2. the other nodes' records (from the agent's mirror) give their peer addresses and what
 //      they serve: a link per node (made again when its address changes, closed when it leaves),
 //      and per deployment one stand-in per replica served there (the same objects while the count
@@ -40,6 +42,8 @@ namespace cserve::detail {
 
 // application -> deployment -> RUNNING replicas
 using Serving = std::map<std::string, std::map<std::string, int>>;
+// application -> deployment -> requests in flight on this node's replicas and waiting in its routers
+using Load = std::map<std::string, std::map<std::string, double>>;
 
 struct ClusterRoutingHooks {
   std::function<Serving()> serving;                            // this node's, now
@@ -61,6 +65,8 @@ class ClusterRouting {
   int peer_port() const { return peer_port_; }
   // What this node serves, as last published.
   Serving serving() const CSERVE_EXCLUDES(mu_);
+  // Its load per deployment, as of the last refresh (Router::local_load).
+  Load load() const CSERVE_EXCLUDES(mu_);
   // Stops refreshing, closes the links (calls in flight there fail) and the peer port (calls
   // from other nodes still running are cancelled). Idempotent.
   void stop() CSERVE_EXCLUDES(mu_);
@@ -87,6 +93,7 @@ class ClusterRouting {
   CondVar cv_;
   bool stopping_ CSERVE_GUARDED_BY(mu_) = false;
   Serving serving_ CSERVE_GUARDED_BY(mu_);
+  Load load_ CSERVE_GUARDED_BY(mu_);
   // Refresh thread only.
   std::map<std::string, std::shared_ptr<PeerLink>> links_;                                    // by node
   std::map<DeploymentKey, std::map<std::string, std::vector<std::shared_ptr<PeerReplica>>>> stand_ins_;  // by node

@@ -186,6 +186,7 @@ void Runtime::join_cluster() {
       u.replicas = s.nodes.front().replicas;
     }
     u.serving = routing_->serving();
+    u.load = routing_->load();
     return u;
   };
   ClusterControl::Hooks hooks{[this](const Json& config) { return cluster_demands(shipping_->localize(config)); },
@@ -224,12 +225,11 @@ std::vector<Demand> Runtime::cluster_demands(const Json& config) const {
   std::vector<Demand> out;
   for (auto& [cfg, app] : build_applications(parse_json_config(config))) {
     for (const DeploymentDef& def : resolve_isolation(app.deployments())) {
-      if (def.options.autoscaling_config) {
-        throw ConfigError("application '" + cfg.name + "', deployment '" + def.options.name +
-                          "': autoscaling across the nodes of a cluster is not built yet; give it a num_replicas");
-      }
-      out.push_back({{cfg.name, def.options.name}, def.options.num_replicas, def.options.resources,
-                     def.options.max_replicas_per_node});
+      const auto& autoscaling = def.options.autoscaling_config;
+      const int replicas =
+          autoscaling ? autoscaling->initial_replicas.value_or(autoscaling->min_replicas) : def.options.num_replicas;
+      out.push_back({{cfg.name, def.options.name}, replicas, def.options.resources, def.options.max_replicas_per_node,
+                     autoscaling});
     }
   }
   return out;

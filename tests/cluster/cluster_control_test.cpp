@@ -37,7 +37,18 @@ struct Harness {
         store, *agent, 2s,
         ClusterControl::Hooks{[](const Json& c) -> std::vector<Demand> {
                                 if (c.value("broken", false)) throw ConfigError("libmissing.so: cannot open");
-                                return {{{"app", "Model"}, c.at("replicas").get<int>(), {.cpus = 1}}};
+                                Demand d{{"app", "Model"}, c.at("replicas").get<int>(), {.cpus = 1}};
+                                if (c.contains("autoscaling")) {
+                                  AutoscalingConfig a;
+                                  a.min_replicas = 1;
+                                  a.max_replicas = 8;
+                                  a.target_ongoing_requests = 2;
+                                  a.look_back_period_s = 0.2;
+                                  a.upscale_delay_s = 0;
+                                  a.downscale_delay_s = 0;
+                                  d.autoscaling = a;
+                                }
+                                return {d};
                               },
                               [this](const Json& c) {
                                 std::lock_guard lock(mu);
@@ -50,6 +61,14 @@ struct Harness {
   }
   static Json config(int replicas) {
     return {{"applications", Json::array({{{"name", "app"}, {"import_path", "lib.so:app"}}})}, {"replicas", replicas}};
+  }
+  // Node b's record, publishing `load` requests of Model.
+  void peer_load(double load) {
+    cluster::NodeRecord b;
+    b.id = "b";
+    b.resources = {{"CPU", 4}, {"GPU", 0}};
+    b.load["app"]["Model"] = load;
+    store.put(cluster::node_key("b"), cluster::encode(b), peer_lease);
   }
   // The replicas of Model that `node`'s share gives it.
   int share(const std::string& node) {
@@ -106,6 +125,25 @@ TEST(ClusterControl, ADeadPeersShareMovesAndItsAssignmentGoes) {
   ASSERT_TRUE(test::wait_until([&] { return h.share("a") == 4 && h.share("b") == -1; }, 10s));
   ASSERT_TRUE(test::wait_until([&] { return h.last_applied()["applications"][0]["deployments"][0]["num_replicas"] == 4; },
                                10s));
+}
+
+// Autoscaling across nodes: the leader sums the load the nodes publish and scales the deployment's
+// replicas over all of them; each node runs its share as a fixed count.
+TEST(ClusterControl, TheLeaderAutoscalesOnTheLoadEveryNodePublishes) {
+  Harness h;
+  Json config = Harness::config(1);
+  config["autoscaling"] = true;
+  h.control->submit(config, 10s);
+  EXPECT_EQ(h.share("a") + h.share("b"), 1) << "its initial replicas";
+  h.peer_load(12);  // 12 requests on node b: 6 replicas at 2 each
+  ASSERT_TRUE(test::wait_until([&] { return h.share("a") + h.share("b") == 6; }, 10s))
+      << h.share("a") << " + " << h.share("b");
+  EXPECT_EQ(h.share("a"), 3) << "spread over the nodes";
+  const auto assignment = Json::parse(h.store.get(std::string(kAssignPrefix) + "a").kvs.at(0).value);
+  EXPECT_FALSE(assignment["config"]["applications"][0]["deployments"][0].contains("autoscaling_config"))
+      << "a node runs a fixed share";
+  h.peer_load(0);
+  ASSERT_TRUE(test::wait_until([&] { return h.share("a") + h.share("b") == 1; }, 10s)) << "down to min_replicas";
 }
 
 }  // namespace

@@ -22,7 +22,7 @@ using namespace test_support;
 
 TEST(NodeRecord, RoundTripsThroughItsJson) {
   NodeRecord r{"node-1", "127.0.0.2", 8000, 8265, 41234, 42, {{"CPU", 2}, {"GPU", 1}, {"tpu", 4}}, {{"CPU", 1.5}}, 3,
-               {{"counter", {{"Counter", 2}, {"Idle", 0}}}}, 1000, 2000};
+               {{"counter", {{"Counter", 2}, {"Idle", 0}}}}, {{"counter", {{"Counter", 7.5}}}}, 1000, 2000};
   const NodeRecord back = decode_node(encode(r));
   EXPECT_EQ(back.id, "node-1");
   EXPECT_EQ(back.ip, "127.0.0.2");
@@ -34,14 +34,17 @@ TEST(NodeRecord, RoundTripsThroughItsJson) {
   EXPECT_EQ(back.replicas, 3);
   EXPECT_EQ(back.peer_port, 41234);
   EXPECT_EQ(back.serving, r.serving);
+  EXPECT_EQ(back.load, r.load);
   EXPECT_EQ(back.heartbeat_ms, 2000);
   // A record without what it serves (a node that takes no calls from others) reads as serving nothing.
   Json old = Json::parse(encode(r));
   old.erase("peer_port");
   old.erase("serving");
+  old.erase("load");
   const NodeRecord plain = decode_node(old.dump());
   EXPECT_EQ(plain.peer_port, 0);
   EXPECT_TRUE(plain.serving.empty());
+  EXPECT_TRUE(plain.load.empty());
 }
 
 TEST(NodeRecord, ANonRecordIsRefusedWithWhatIsWrong) {

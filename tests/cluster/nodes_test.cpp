@@ -356,6 +356,48 @@ TEST_F(ClusterNodes, ALibraryNoNodeHasIsRefusedNamingWhatEachNodeSaid) {
   EXPECT_NE(r.output.find("node-3: HTTP 404 (this node has no library blob " + missing + ")"), std::string::npos) << r.output;
 }
 
+// Autoscaling across nodes: the leader sums the load every node publishes and scales the
+// deployment over the nodes; the requests through every proxy keep being answered meanwhile.
+TEST_F(ClusterNodes, TheLeaderAutoscalesADeploymentOverTheNodesFromTheirLoad) {
+  ASSERT_EQ(nodes_.size(), 3u);
+  const std::string yaml = std::string("applications:\n  - name: sleepy\n    route_prefix: /sleepy\n    import_path: ") +
+                           CSERVE_TEST_APPS +
+                           ":sleepy\n    deployments:\n      - name: Sleepy\n        autoscaling_config:\n"
+                           "          min_replicas: 1\n          max_replicas: 6\n"
+                           "          target_ongoing_requests: 1\n          look_back_period_s: 1\n"
+                           "          upscale_delay_s: 0\n          downscale_delay_s: 600\n";
+  ASSERT_EQ(deploy_yaml(nodes_[0], "sleepy.yaml", yaml), 0);
+  auto total = [&] {
+    std::size_t n = 0, on = 0;
+    for (const Node& node : nodes_) {
+      const std::size_t here = running(node, "sleepy", "Sleepy").size();
+      n += here;
+      on += here > 0;
+    }
+    return std::pair{n, on};
+  };
+  ASSERT_TRUE(wait_until([&] { return total().first == 1; }, 20s)) << status_of(nodes_[0]).dump();
+  for (const Node& n : nodes_) {  // every node has the route (the others apply their share a moment later)
+    HttpClient c(n.http_port, n.ip);
+    ASSERT_TRUE(wait_until([&] { return c.get("/sleepy?ms=1").status == 200; }, 10s)) << n.name;
+  }
+  // Six requests at a time, each taking 300 ms, through the three proxies.
+  std::vector<std::unique_ptr<LoadGenerator>> load;
+  for (const Node& n : nodes_) {
+    load.push_back(std::make_unique<LoadGenerator>(n.http_port, "/sleepy?ms=300", 2, 60s, n.ip));
+    load.back()->start();
+  }
+  ASSERT_TRUE(wait_until([&] { return total().first >= 4 && total().second >= 2; }, 30s))
+      << "replicas " << total().first << " on " << total().second << " nodes: " << status_of(nodes_[0]).dump();
+  for (auto& l : load) {
+    const LoadStats stats = l->stop();
+    EXPECT_GT(stats.ok(), 0);
+    std::string statuses;
+    for (const auto& [status, n] : stats.by_status) statuses += " " + std::to_string(status) + ": " + std::to_string(n);
+    EXPECT_EQ(stats.failed(), 0) << statuses << "; connection errors " << stats.connection_errors;
+  }
+}
+
 TEST_F(ClusterNodes, AKilledNodesReplicasComeBackOnTheOthersAndTheirClientsSeeNoFailure) {
   ASSERT_EQ(nodes_.size(), 3u);
   ASSERT_EQ(deploy(nodes_[0], "counter", 6), 0);
