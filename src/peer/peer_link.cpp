@@ -32,13 +32,23 @@ void PeerLink::start() {
 
 void PeerLink::close() {
   std::shared_ptr<wire::WireConnection> connection;
+  std::shared_ptr<CallClient> client;
   {
     detail::MutexLock lock(mu_);
     if (closed_) return;
     closed_ = true;
     connection = std::move(connection_);
+    client = std::move(client_);
+    connected_.store(false, std::memory_order_release);
   }
-  if (connection) connection->close();  // the close handler fails the calls in flight
+  // New calls fail from now on; the calls in flight fail on the I/O thread, where their answers
+  // arrive (before an io_context stop posted after this).
+  if (client) {
+    const Failure why{ErrorCode::kUnavailable, "node '" + node_ + "' left the cluster"};
+    client->refuse(why);
+    asio::post(io_, [client, why] { client->fail_pending(why); });
+  }
+  if (connection) connection->close();
 }
 
 std::shared_ptr<CallClient> PeerLink::client() const {

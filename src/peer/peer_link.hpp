@@ -4,7 +4,8 @@
 //   auto link = std::make_shared<PeerLink>(io, "node-2", "127.0.0.2", 41234);
 //   link->start();                 // connects; connects again after the connection ends
 //   link->client()                 // the CallClient of the connection, null while there is none
-//   link->close();                 // the node left: calls in flight fail, no new connection
+//   link->close();                 // the node left: calls in flight fail (on the I/O thread), no
+//                                  // new connection
 //
 //   disconnected --connected--> connected --the connection ended--> disconnected (retry in
 //        ^   |                                                      100 ms, doubling to 2 s)

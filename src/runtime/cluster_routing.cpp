@@ -56,7 +56,8 @@ void ClusterRouting::stop() {
   }
   for (auto& [node, link] : links_) link->close();
   server_->stop();
-  io_->stop();
+  // What the closes posted (failing calls in flight, closing connections) runs first.
+  asio::post(*io_, [io = io_.get()] { io->stop(); });
   if (io_thread_.joinable()) io_thread_.join();
 }
 

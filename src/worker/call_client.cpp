@@ -427,8 +427,12 @@ void CallClient::on_frame(Frame& frame) {
 }
 
 void CallClient::refuse(Failure why) {
-  detail::MutexLock lock(mu_);
-  if (!refused_) refused_ = std::move(why);
+  std::shared_ptr<wire::WireConnection> connection;
+  {
+    detail::MutexLock lock(mu_);
+    if (!refused_) refused_ = std::move(why);
+    connection = std::move(connection_);  // nothing more goes out: the connection may go (no cycle through its handlers)
+  }
 }
 
 void CallClient::fail_pending(const Failure& why) {

@@ -67,7 +67,7 @@ class CallClient : public std::enable_shared_from_this<CallClient> {
   // A RESULT, ERROR, HTTP_HEAD, STREAM_ITEM or STREAM_END from the peer. Frames of calls that
   // ended (cancelled ones) are dropped.
   void on_frame(wire::Frame& frame);
-  // From now on calls fail at once with `why` (the connection is gone).
+  // From now on calls fail at once with `why` (the connection is gone); the client lets go of it.
   void refuse(Failure why);
   // Fails every call in flight with `why`.
   void fail_pending(const Failure& why);

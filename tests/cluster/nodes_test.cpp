@@ -4,8 +4,8 @@
 // spread 2/2/2 and every proxy serves; one replica answers through every node's proxy, and a
 // handle on one node reaches a replica on another; the library ships from the node that received
 // the config to the others; a SIGKILLed node's replicas come back on the others; a
-// SIGKILLed leader is replaced and no healthy replica restarts; a paused etcd (SIGSTOP) costs no
-// request; a rolling redeploy across the nodes fails no request.
+// SIGKILLed leader is replaced and no healthy replica restarts; etcd paused (SIGSTOP) for 10 s
+// costs no request; a rolling redeploy across the nodes fails no request.
 #include "cluster/blob_store.hpp"
 #include "support/cli.hpp"
 #include "support/etcd_server.hpp"
@@ -453,7 +453,7 @@ TEST_F(ClusterNodes, APausedEtcdCostsNoRequestAndTheNodesComeBackWithTheSameRepl
   for (const Node& n : nodes_) before.push_back(running(n));
   auto load = load_on_all();
   etcd_.pause();
-  std::this_thread::sleep_for(5s);  // past the 2 s TTL: every lease lapses meanwhile
+  std::this_thread::sleep_for(10s);  // five times the 2 s TTL: every lease lapses meanwhile
   // Status keeps going on the last snapshot, with a warning once a node notices.
   ASSERT_TRUE(wait_until([&] { return status_of(nodes_[0]).contains("cluster_warning"); }, 10s));
   EXPECT_EQ(names(status_of(nodes_[0])).size(), 3u);

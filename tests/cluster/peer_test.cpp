@@ -42,6 +42,13 @@ class Echo {
   }
 };
 
+// Echo is bound to no other deployment.
+struct NoChildren final : detail::FactoryContext {
+  std::shared_ptr<detail::CallSink> sink(const std::string& name) const override {
+    throw ConfigError("no deployment " + name);
+  }
+};
+
 class Peers : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -50,7 +57,8 @@ class Peers : public ::testing::Test {
       io_.run();
     });
     const Application app = deployment<Echo>().name("Echo").bind();
-    replica_ = launcher_.make(ReplicaContext{"app", "Echo", "Echo#b1", {}, {}}, app.deployments().at(0), nullptr);
+    replica_ = launcher_.make(ReplicaContext{"app", "Echo", "Echo#b1", {}, {}}, app.deployments().at(0),
+                              std::make_shared<NoChildren>());
     std::promise<std::optional<Failure>> started;
     replica_->start(std::nullopt, [&](std::optional<Failure> f) { started.set_value(std::move(f)); });
     ASSERT_FALSE(started.get_future().get());
@@ -65,7 +73,7 @@ class Peers : public ::testing::Test {
     link_->close();
     if (server_) server_->stop();
     replica_->stop([] {});
-    io_.stop();
+    asio::post(io_, [this] { io_.stop(); });  // after what the closes posted
     io_thread_.join();
     server_.reset();
   }
