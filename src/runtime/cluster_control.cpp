@@ -11,6 +11,10 @@
 namespace cserve::detail {
 namespace {
 
+// How soon a config or share that could not be loaded is tried again.
+constexpr std::chrono::seconds kRetry{1};
+
+
 using cluster::KeyValue;
 using cluster::Op;
 
@@ -200,8 +204,13 @@ void ClusterControl::follow() {
     hooks_.apply(Json{{"applications", Json::array()}});
     return;
   }
-  if (it->second.mod_revision == applied_) return;
+  // A share this node could not run (its library unreachable for now, say) is tried again every
+  // second until it runs or another share comes.
+  const auto now = std::chrono::steady_clock::now();
+  const bool retry = retry_apply_ && now >= *retry_apply_;
+  if (it->second.mod_revision == applied_ && !retry) return;
   applied_ = it->second.mod_revision;
+  retry_apply_.reset();
   std::optional<std::string> error;
   cluster::Revision config_revision = 0;
   try {
@@ -210,7 +219,10 @@ void ClusterControl::follow() {
     hooks_.apply(value.at("config"));
   } catch (const std::exception& e) {
     error = "node '" + agent_.id() + "' cannot run its share: " + e.what();
-    CSERVE_LOG(kError, "cluster") << *error;
+    if (!retry) {
+      CSERVE_LOG(kError, "cluster") << *error << "; trying again every second";
+    }
+    retry_apply_ = now + kRetry;
   }
   MutexLock lock(mu_);
   apply_error_ = error;
@@ -266,10 +278,12 @@ void ClusterControl::lead(cluster::Revision term) {
   const auto config_snapshot = config_->snapshot();
   auto c = config_snapshot.find(kClusterConfigKey);
   const cluster::Revision config_revision = c == config_snapshot.end() ? 0 : c->second.mod_revision;
-  if (config_revision != seen_config_) {
-    // A config the leader cannot load (its library missing here, say) leaves the last one it
-    // could in force, and says why.
+  const bool retry = retry_plan_ && now >= *retry_plan_;
+  if (config_revision != seen_config_ || retry) {
+    // A config the leader cannot load (its library unreachable for now, say) leaves the last one
+    // it could in force, says why, and is tried again every second.
     seen_config_ = config_revision;
+    retry_plan_.reset();
     std::optional<std::string> error;
     try {
       Json config = nullptr;
@@ -280,7 +294,10 @@ void ClusterControl::lead(cluster::Revision term) {
     } catch (const std::exception& e) {
       error = "the leader cannot plan the cluster's config (revision " + std::to_string(config_revision) +
               "; the one before stays in force): " + e.what();
-      CSERVE_LOG(kError, "cluster") << *error;
+      if (!retry) {
+      CSERVE_LOG(kError, "cluster") << *error << "; trying again every second";
+    }
+      retry_plan_ = now + kRetry;
     }
     MutexLock lock(mu_);
     plan_error_ = error;

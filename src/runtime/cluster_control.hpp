@@ -90,6 +90,8 @@ class ClusterControl {
   Json planned_config_;                     // the config the plan is of (the last one that loaded)
   cluster::Revision planned_revision_ = 0;  // and its revision
   std::vector<Demand> demands_;             // what it asks for
+  std::optional<std::chrono::steady_clock::time_point> retry_plan_;   // the config did not load: when to try again
+  std::optional<std::chrono::steady_clock::time_point> retry_apply_;  // this node's share did not run: when to try again
   struct Scaling {                          // an autoscaled deployment, as this leader scales it
     AutoscalingState state;
     int target = 0;

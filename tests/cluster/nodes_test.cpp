@@ -347,6 +347,7 @@ TEST_F(ClusterNodes, ALibraryNoNodeHasIsRefusedNamingWhatEachNodeSaid) {
   std::ofstream(path) << "applications:\n  - name: counter\n    route_prefix: /Counter\n    import_path: "
                       << CSERVE_EXAMPLES_DIR << "/libcounter_app.so:counter\n    library_sha256: " << missing
                       << "\n    deployments:\n      - name: Counter\n        num_replicas: 1\n";
+  ASSERT_TRUE(wait_until([&] { return names(status_of(nodes_[0])).size() == 3; }, 10s)) << "node-1 sees the others";
   const CliResult r = run_cli("deploy " + path.string() + " --address " + nodes_[0].admin());
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.output.find("node 'node-1' cannot get the library libcounter_app.so (sha256 " + missing + ")"),
