@@ -8,7 +8,7 @@
 
 namespace cserve {
 
-void WireAnswers::post_answer(std::uint64_t id, Response answer) {
+void WireAnswers::answer(std::uint64_t id, Response answer) {
   server_->answer(id, wire::FrameType::kResult, wire::encode_response(answer));
 }
 

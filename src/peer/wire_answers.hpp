@@ -26,7 +26,7 @@ class WireAnswers final : public AnswerSink, public std::enable_shared_from_this
   WireAnswers(std::shared_ptr<CallServer> server, std::shared_ptr<wire::WireConnection> connection)
       : server_(std::move(server)), connection_(std::move(connection)) {}
 
-  void post_answer(std::uint64_t id, Response answer) override;
+  void answer(std::uint64_t id, Response answer) override;
   void post_stream(std::uint64_t id, Response head, std::optional<std::string> first,
                    std::shared_ptr<detail::ChunkSource> source, detail::UniqueFunction<void()> finished) override;
 

@@ -1,6 +1,7 @@
 #include "proxy/connection.hpp"
 
 #include "proxy/builtin_routes.hpp"
+#include "proxy/http_answer.hpp"
 #include "proxy/inference_routes.hpp"
 #include "proxy/http_errors.hpp"
 
@@ -14,7 +15,6 @@
 
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 
 namespace cserve {
 namespace {
@@ -70,6 +70,7 @@ void submit_soon(asio::io_context::executor_type executor, const std::shared_ptr
 Connection::Connection(Socket socket, ProxyState& state)
     : state_(state),
       socket_(std::move(socket)),
+      fd_(socket_.native_handle()),
       timer_(socket_.get_executor(), [this] { on_deadline(); }),
       metrics_(state.metrics) {}
 
@@ -88,6 +89,7 @@ void Connection::start() {
 
 void Connection::close_if_idle() {
   assert_on_io_thread();
+  if (collect_written()) return;  // goes on to next_request(), which closes during a drain
   if (phase_ == Phase::kIdle) close();
 }
 
@@ -103,7 +105,7 @@ void Connection::close_now() {
 // ---- Reading -----------------------------------------------------------------------------------
 
 // After an answer (or at the start): the next request, from bytes already here or to come.
-void Connection::next_request() {
+void Connection::next_request(DeadlineTimer::Clock::time_point idle_since) {
   exchange_.context.reset();
   if (state_.draining.load(std::memory_order_relaxed) || peer_closed_) return close();
   if (buffer_.size() > 0) {
@@ -115,8 +117,7 @@ void Connection::next_request() {
     return;
   }
   phase_ = Phase::kIdle;
-  timer_.set(DeadlineTimer::Clock::now() + state_.timeout(state_.options.keep_alive_timeout_s),
-             shared_from_this());
+  timer_.set(idle_since + state_.timeout(state_.options.keep_alive_timeout_s), shared_from_this());
   if (!watching_) watch();
 }
 
@@ -146,6 +147,10 @@ void Connection::on_watch(const boost::system::error_code& ec, std::size_t n) {
     resume_after_watch_ = false;
     return start_request();
   }
+  if (phase_ == Phase::kAwaitingAnswer && slot_.io_written(exchange_.seq)) {
+    if (ec) peer_closed_ = true;  // the client closed after a worker's answer: close after it
+    return finish_written();
+  }
   if (ec) {
     if (phase_ == Phase::kAwaitingAnswer || phase_ == Phase::kStreaming) {
       CSERVE_LOG(kInfo, "proxy") << "request " << exchange_.request_id
@@ -159,7 +164,11 @@ void Connection::on_watch(const boost::system::error_code& ec, std::size_t n) {
     return close();  // idle timeout, EOF or shutdown
   }
   if (phase_ == Phase::kIdle) return start_request();
-  // A pipelined request arrives while this one is processed: keep it, within a bound.
+  // A pipelined request arrives while this one is processed: keep it, within a bound, and have
+  // the worker that answers post back, so that it is parsed then.
+  if (phase_ == Phase::kAwaitingAnswer && slot_.io_wait(exchange_.seq) == AnswerSlot::Io::kWritten) {
+    return finish_written();
+  }
   if (buffer_.size() < state_.options.max_header_bytes + 8192) watch();
 }
 
@@ -224,7 +233,13 @@ void Connection::on_read_error(const boost::system::error_code& ec) {
 void Connection::on_deadline() {
   assert_on_io_thread();
   if (phase_ == Phase::kClosed) return;
-  if (phase_ == Phase::kAwaitingAnswer) return on_request_timeout();
+  if (phase_ == Phase::kAwaitingAnswer) {
+    if (collect_written()) return;
+    if (state_.options.request_timeout_s) return on_request_timeout();
+    // No bound on the request: the timer only looks for an answer a worker wrote.
+    return timer_.set(DeadlineTimer::Clock::now() + state_.timeout(state_.options.keep_alive_timeout_s),
+                      shared_from_this());
+  }
   timed_out_ = true;
   boost::system::error_code ignored;
   socket_.cancel(ignored);  // the pending read or write completes with operation_aborted
@@ -302,27 +317,49 @@ void Connection::submit(const std::shared_ptr<Router>& router, std::string_view 
   }
   const std::uint64_t seq = ++exchange_.seq;
   phase_ = Phase::kAwaitingAnswer;
+  slot_.arm(seq);
   submit_soon(socket_.get_executor(), router,
               make_http_call(shared_from_this(), seq, std::move(request), exchange_.context, entry, std::move(timer)));
-  if (deadline != DeadlineTimer::Clock::time_point::max()) timer_.set(deadline, shared_from_this());
+  // The request's deadline; without one, a look for a worker's answer after keep_alive_timeout_s
+  // (a client that neither sends nor closes after it still times out).
+  timer_.set(deadline != DeadlineTimer::Clock::time_point::max()
+                 ? deadline
+                 : DeadlineTimer::Clock::now() + state_.timeout(state_.options.keep_alive_timeout_s),
+             shared_from_this());
   watch();
 }
 
-// True when the answer of request `seq` is still wanted: it is the request being awaited.
+// True when the answer of request `seq` is still wanted and now this thread's to send: it is
+// the request being awaited, and no worker claimed it.
 bool Connection::answering(std::uint64_t seq) {
-  return phase_ == Phase::kAwaitingAnswer && seq == exchange_.seq;
+  return phase_ == Phase::kAwaitingAnswer && seq == exchange_.seq && slot_.io_claim(seq) == AnswerSlot::Io::kOwned;
 }
 
-void Connection::post_answer(std::uint64_t seq, Response answer) {
-  asio::post(socket_.get_executor(), [self = shared_from_this(), seq, answer = std::move(answer)]() mutable {
-    self->assert_on_io_thread();
-    if (self->answering(seq)) self->respond(std::move(answer));
-  });
+bool Connection::collect_written() {
+  if (phase_ != Phase::kAwaitingAnswer || !slot_.io_written(exchange_.seq)) return false;
+  finish_written();
+  return true;
+}
+
+// A worker wrote the answer (and recorded it): go on as after a write of this thread's.
+void Connection::finish_written() {
+  phase_ = Phase::kWriting;
+  exchange_.request_id.clear();
+  if (close_pending_) return close();
+  next_request(answered_at_);
 }
 
 // request_timeout_s passed before the answer came: 408 now; the request is cancelled (dropped
 // from its queue, or stopped at its next suspension point) and its late answer is dropped.
 void Connection::on_request_timeout() {
+  switch (slot_.io_claim(exchange_.seq)) {
+    case AnswerSlot::Io::kWritten:
+      return finish_written();
+    case AnswerSlot::Io::kPending:
+      return;  // a worker is writing the answer: it posts back
+    case AnswerSlot::Io::kOwned:
+      break;
+  }
   exchange_.context->cancel(detail::CancelReason::kTimedOut);
   CSERVE_LOG(kInfo, "proxy") << "request " << exchange_.request_id << " timed out after request_timeout_s="
                              << *state_.options.request_timeout_s << "s";
@@ -350,31 +387,16 @@ void Connection::write(Response r, bool error_answer) {
   if (phase_ == Phase::kClosed) return;
   const bool close_after =
       error_answer || !exchange_.keep_alive || state_.draining.load(std::memory_order_relaxed);
-  if (r.status < 100 || r.status > 599) {
-    CSERVE_LOG(kError, "proxy") << "request " << exchange_.request_id << ": handler chose invalid status "
-                                << r.status << "; answering 500";
-    r = error_response(500, "handler returned invalid HTTP status " + std::to_string(r.status),
-                       exchange_.request_id);
-  }
+  r = checked_answer(std::move(r), exchange_.request_id);
   log_access(r.status, metrics_.end(r.status));
+  out_ = serialize_answer(r, exchange_.request_id, {exchange_.version, !close_after, exchange_.head});
+  send_out(close_after, error_answer);
+}
+
+void Connection::send_out(bool close_after, bool error_answer) {
   phase_ = Phase::kWriting;
-  res_ = {};
-  res_.version(exchange_.version);
-  res_.result(static_cast<unsigned>(r.status));
-  res_.set(http::field::server, "cserve");
-  res_.set(http::field::content_type, r.content_type);
-  res_.set("X-Request-Id", exchange_.request_id);
-  for (auto& [k, v] : r.headers) res_.insert(k, v);
-  res_.body() = std::move(r.body);
-  res_.keep_alive(!close_after);
-  res_.prepare_payload();
-  if (exchange_.head) {  // a HEAD answer has the GET answer's headers and no body
-    const auto length = res_.body().size();
-    res_.body().clear();
-    res_.content_length(length);
-  }
   timer_.set(DeadlineTimer::Clock::now() + state_.timeout(state_.options.body_timeout_s), shared_from_this());
-  http::async_write(socket_, res_,
+  asio::async_write(socket_, asio::buffer(out_),
                     [self = shared_from_this(), close_after, error_answer](beast::error_code ec, std::size_t) {
                       self->exchange_.request_id.clear();
                       if (ec) return self->close();
@@ -404,6 +426,18 @@ void Connection::drain_some() {
 
 void Connection::close() {
   if (phase_ == Phase::kClosed) return;
+  if (phase_ == Phase::kAwaitingAnswer) {
+    switch (slot_.io_claim(exchange_.seq)) {
+      case AnswerSlot::Io::kPending:
+        close_pending_ = true;  // a worker is writing to the socket: close when it posts back
+        return;
+      case AnswerSlot::Io::kWritten:
+        phase_ = Phase::kWriting;  // answered: nothing to cancel
+        break;
+      case AnswerSlot::Io::kOwned:
+        break;
+    }
+  }
   const Phase was = phase_;
   phase_ = Phase::kClosed;
   // A request still being answered is cancelled: nobody is left to read its answer.

@@ -20,11 +20,22 @@
 // request_timeout_s while awaiting the answer (408, and the request is cancelled),
 // body_timeout_s while writing, keep_alive_timeout_s while idle.
 //
+// Answers a worker writes: the worker that produced a whole answer writes it straight to the
+// socket (connection_answer.cpp) when it claims the request's AnswerSlot before the I/O thread
+// does, so an answer costs no hop back to the I/O thread. The I/O thread learns of it lazily,
+// when the client's next bytes (or EOF) arrive, when a timer fires, at a drain, or — when it
+// asked to hear (pipelined bytes waiting, a close or timeout to act on) — from the worker's post;
+// it then goes on as after its own write (finish_written). A full socket, a connection to close
+// after the answer, or a late claim sends the answer (or its rest) through the I/O thread.
+//
 // Threads: every member function runs on the connection's own I/O thread, except AnswerSink's
-// post_answer()/post_stream(), which any thread calls and which post to it. The replica side of
-// a request is in http_call.cpp; streamed answers are in connection_stream.cpp.
+// answer()/post_stream(), which any thread calls: post_stream() posts to the I/O thread, and
+// answer() writes from its thread what its claim lets it write (the fields it then touches are
+// listed with the members). The replica side of a request is in http_call.cpp; streamed answers
+// are in connection_stream.cpp.
 #pragma once
 
+#include "proxy/answer_slot.hpp"
 #include "proxy/deadline_timer.hpp"
 #include "proxy/http_call.hpp"
 #include "proxy/http_metrics.hpp"
@@ -62,8 +73,8 @@ class Connection final : public AnswerSink, public std::enable_shared_from_this<
   // cancelled).
   void close_now();
 
-  // AnswerSink, from any thread:
-  void post_answer(std::uint64_t seq, Response answer) override;
+  // AnswerSink, from any thread (connection_answer.cpp):
+  void answer(std::uint64_t seq, Response answer) override;
   void post_stream(std::uint64_t seq, Response head, std::optional<std::string> first,
                    std::shared_ptr<detail::ChunkSource> source, detail::UniqueFunction<void()> finished) override;
 
@@ -95,7 +106,8 @@ class Connection final : public AnswerSink, public std::enable_shared_from_this<
   void assert_on_io_thread() const;
 
   // Reading.
-  void next_request();
+  // `idle_since`: when the connection became idle (a worker's answer: when it was written).
+  void next_request(DeadlineTimer::Clock::time_point idle_since = DeadlineTimer::Clock::now());
   void watch();
   void on_watch(const boost::system::error_code& ec, std::size_t n);
   void start_request();
@@ -104,6 +116,9 @@ class Connection final : public AnswerSink, public std::enable_shared_from_this<
   void read_body();
   void on_read_error(const boost::system::error_code& ec);
   void on_deadline();
+  // True when a worker wrote the awaited answer; the connection then goes on (finish_written).
+  bool collect_written();
+  void finish_written();
 
   // Answering.
   void route(boost::beast::http::request<boost::beast::http::string_body> req);
@@ -116,6 +131,12 @@ class Connection final : public AnswerSink, public std::enable_shared_from_this<
   void respond(Response r) { write(std::move(r), /*error_answer=*/false); }
   void fail(int status, const std::string& message);
   void write(Response r, bool error_answer);
+  void send_out(bool close_after, bool error_answer);  // writes out_
+  // Worker side (connection_answer.cpp): the slow path posts the answer to the I/O thread; a
+  // worker that could not send all of its answer posts the rest.
+  void post_answer(std::uint64_t seq, Response answer);
+  void send_rest(std::uint64_t seq, std::string rest, bool close_after, bool failed);
+  void on_worker_wrote(std::uint64_t seq);
   void lingering_close();
   void drain_some();
   void close();
@@ -131,13 +152,19 @@ class Connection final : public AnswerSink, public std::enable_shared_from_this<
 
   // Constant after construction.
   ProxyState& state_;
-
   Socket socket_;
+  const int fd_;  // socket_'s descriptor, for a worker's send; closed only by the I/O thread
+
+  // The awaited answer's owner (answer_slot.hpp). While a worker owns it, the worker alone
+  // touches exchange_, metrics_, answered_at_ and the socket's sending side.
+  AnswerSlot slot_;
+  DeadlineTimer::Clock::time_point answered_at_;  // set by the worker that wrote the answer
+
   DeadlineTimer timer_;
   Phase phase_ = Phase::kIdle;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
-  boost::beast::http::response<boost::beast::http::string_body> res_;
+  std::string out_;  // the answer being written by the I/O thread
   RequestMetrics metrics_;
   Exchange exchange_;
   StreamState stream_;
@@ -145,6 +172,7 @@ class Connection final : public AnswerSink, public std::enable_shared_from_this<
   bool resume_after_watch_ = false;  // parse buffered bytes once the watch is cancelled
   bool peer_closed_ = false;         // the client sent EOF: close after this answer
   bool timed_out_ = false;           // the timer cancelled the pending read or write
+  bool close_pending_ = false;       // close once the worker writing the answer posts back
 };
 
 }  // namespace cserve

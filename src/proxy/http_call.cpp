@@ -46,7 +46,7 @@ detail::Call make_http_call(std::shared_ptr<AnswerSink> sink, std::uint64_t seq,
           if (error) {
             Response answer = answer_for_exception(error, *request);
             done();
-            return sink->post_answer(seq, std::move(answer));
+            return sink->answer(seq, std::move(answer));
           }
           // The generator may hold a reference to the request: keep it until the stream ends.
           auto finished = [request = std::move(request), done = std::move(done)]() mutable {
@@ -63,14 +63,14 @@ detail::Call make_http_call(std::shared_ptr<AnswerSink> sink, std::uint64_t seq,
                                             : std::optional<ErrorCode>(HttpError::code_for_status(answer.status)));
       }
       done();  // the slot first: a client that sends its next request at once finds it free
-      sink->post_answer(seq, std::move(answer));
+      sink->answer(seq, std::move(answer));
     };
     if (entry == HttpEntry::kInference) return target.handle_inference(r, std::move(answer));
     target.handle(r, std::move(answer));
   };
   call.reject = [sink, seq, request_id, timer = std::move(timer)](Failure f) {
     if (timer) timer->finished(f.code);
-    sink->post_answer(seq, failure_response(f, request_id));
+    sink->answer(seq, failure_response(f, request_id));
   };
   return call;
 }

@@ -7,7 +7,7 @@
 // connection through its AnswerSink. A Stream's first item is produced before the head is sent,
 // so that a generator failing before its first co_yield gets an ordinary error answer.
 // reject() (no replica took it) may run on any thread.
-// Nothing here touches the connection's socket: the thread boundary is this file's boundary.
+// Nothing here touches the connection: what happens on the far side of AnswerSink is its own.
 // Thread-safety: an AnswerSink's methods may be called from any thread.
 #pragma once
 
@@ -28,7 +28,9 @@ namespace cserve {
 class AnswerSink {
  public:
   virtual ~AnswerSink() = default;
-  virtual void post_answer(std::uint64_t seq, Response answer) = 0;
+  // The whole answer, on the thread that produced it. The sink may send it from this thread
+  // (a connection writes it straight to its socket when it can) or post it to its own.
+  virtual void answer(std::uint64_t seq, Response answer) = 0;
   // A streamed answer: its head, its first chunk (nullopt: the stream is empty) and the source
   // of the others. `finished` must run once the stream has ended (or was refused): it gives the
   // replica's slot back.

@@ -32,6 +32,25 @@ struct Slow {
   }
 };
 
+// 16 MiB in a pattern: more than a socket takes at once, so the answer is sent in parts.
+std::string big_body() {
+  std::string body(16u << 20, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 26);
+  return body;
+}
+struct Big {
+  Response operator()(const Request&) { return Response::text(big_body()); }
+};
+
+// Answers with a header that would split the answer if it were written as it is.
+struct Splitter {
+  Response operator()(const Request&) {
+    Response r = Response::text("x");
+    r.headers = {{"X-Note", "a\r\nInjected: yes"}};
+    return r;
+  }
+};
+
 class Proxy : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -45,6 +64,8 @@ class Proxy : public ::testing::Test {
     serve_.emplace(start(o));
     serve_->run(deployment<Counter>().bind(), {.name = "counter", .route_prefix = "/Counter"});
     serve_->run(deployment<Slow>().bind(), {.name = "slow", .route_prefix = "/slow"});
+    serve_->run(deployment<Big>().bind(), {.name = "big", .route_prefix = "/big"});
+    serve_->run(deployment<Splitter>().bind(), {.name = "splitter", .route_prefix = "/splitter"});
     port_ = serve_->http_port();
   }
   std::optional<Serve> serve_;
@@ -173,12 +194,58 @@ TEST_F(Proxy, ExpectContinueGetsTheBodyRead) {
   EXPECT_NE(raw.find(R"({"size":5})"), std::string::npos);
 }
 
+// The replica's worker writes an answer to the socket itself; what the socket does not take at
+// once goes out through the I/O thread, and the connection goes on after it.
+TEST_F(Proxy, AnAnswerLargerThanTheSocketTakesArrivesWholeAndTheConnectionGoesOn) {
+  HttpClient client(port_);
+  const std::string expected = big_body();
+  for (int i = 0; i < 2; ++i) {
+    auto r = client.get("/big");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body.size(), expected.size());
+    EXPECT_TRUE(r.body == expected) << "the body differs from what the handler returned";
+  }
+  EXPECT_EQ(client.get("/Counter").body, R"({"count":1})");
+}
+
+// The connection learns of a worker's answer when the next request arrives, however late.
+TEST_F(Proxy, AKeptAliveConnectionAnswersARequestThatComesAfterAPause) {
+  HttpClient client(port_);
+  EXPECT_EQ(client.get("/Counter").body, R"({"count":1})");
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // under keep_alive_timeout_s
+  EXPECT_EQ(client.get("/Counter").body, R"({"count":2})");
+  EXPECT_EQ(client.get("/Counter").body, R"({"count":3})");
+}
+
+TEST_F(Proxy, AHandlersHeaderThatWouldSplitTheAnswerIs500) {
+  auto raw = raw_exchange(port_, "GET /splitter HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(first_status(raw), 500) << raw;
+  EXPECT_EQ(raw.find("\r\nInjected"), std::string::npos) << raw;
+  EXPECT_NE(raw.find("X-Note"), std::string::npos) << raw;  // the message names the header
+}
+
+// A drain closes a connection that idles after an answer its replica's worker wrote (the
+// connection had not yet looked at it) at once, not after the keep-alive timeout.
+TEST(ProxyDrain, ClosesAConnectionIdleAfterItsAnswerAtOnce) {
+  ServeOptions o;
+  o.http.port = 0;
+  o.http.keep_alive_timeout_s = 60;
+  o.cpus = 8;
+  Serve serve = start(o);
+  serve.run(deployment<Counter>().bind(), {.name = "counter", .route_prefix = "/Counter"});
+  HttpClient client(serve.http_port());
+  ASSERT_EQ(client.get("/Counter").status, 200);
+  const auto begin = std::chrono::steady_clock::now();
+  serve.shutdown();
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds(15));  // the drain allows 20 s
+}
+
 TEST_F(Proxy, BuiltInPaths) {
   HttpClient client(port_);
   auto health = client.get("/-/healthz");
   EXPECT_EQ(health.status, 200);
   EXPECT_EQ(health.body, "success");
-  EXPECT_EQ(Json::parse(client.get("/-/routes").body), (Json{{"/Counter", "counter"}, {"/slow", "slow"}}));
+  EXPECT_EQ(Json::parse(client.get("/-/routes").body), (Json{{"/Counter", "counter"}, {"/slow", "slow"}, {"/big", "big"}, {"/splitter", "splitter"}}));
 }
 
 }  // namespace
