@@ -1,69 +1,182 @@
 #include "common/worker_pool.hpp"
 
-#include "common/asio.hpp"
+#include "common/thread_name.hpp"
 
 #include <cserve/detail/mutex.hpp>
 
-#include <optional>
-#include <set>
+#include <deque>
+#include <map>
 
 namespace cserve {
-
-struct WorkerPool::Impl {
-  asio::io_context io;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{io.get_executor()};
-  // Pending post_after timers, so that stop() need not wait for them to expire.
-  detail::Mutex timers_mu;
-  std::set<std::shared_ptr<asio::steady_timer>> timers CSERVE_GUARDED_BY(timers_mu);
-  bool stopping CSERVE_GUARDED_BY(timers_mu) = false;
-};
-
 namespace {
 
-class AsioStrand final : public Strand {
- public:
-  explicit AsioStrand(WorkerPool::Impl& pool) : pool_(pool), strand_(asio::make_strand(pool.io)) {}
-  void post(UniqueFunction<void()> fn) override { asio::post(strand_, std::move(fn)); }
-  void post_after(std::chrono::steady_clock::duration delay, UniqueFunction<void()> fn) override {
-    auto timer = std::make_shared<asio::steady_timer>(strand_, delay);
-    {
-      detail::MutexLock lock(pool_.timers_mu);
-      if (pool_.stopping) return;  // the pool is going away: deferred work is dropped
-      pool_.timers.insert(timer);
-    }
-    timer->async_wait([&pool = pool_, timer, fn = std::move(fn)](const boost::system::error_code& ec) mutable {
-      {
-        detail::MutexLock lock(pool.timers_mu);
-        pool.timers.erase(timer);
-      }
-      if (!ec) fn();
-    });
-  }
+using Clock = std::chrono::steady_clock;
 
- private:
-  WorkerPool::Impl& pool_;
-  asio::strand<asio::io_context::executor_type> strand_;
+// One strand's work. `scheduled`: in the ready queue or running (its work is someone's to run).
+struct StrandState {
+  std::vector<UniqueFunction<void()>> pending;
+  bool scheduled = false;
 };
 
 }  // namespace
 
-WorkerPool::WorkerPool(int threads) : impl_(std::make_unique<Impl>()) {
-  for (int i = 0; i < threads; ++i) {
-    threads_.emplace_back([this] { impl_->io.run(); });
+struct WorkerPool::Impl {
+  explicit Impl(int n) : threads(n) {}
+
+  void post(const std::shared_ptr<StrandState>& strand, UniqueFunction<void()> fn) {
+    detail::MutexLock lock(mu);
+    strand->pending.push_back(std::move(fn));
+    if (strand->scheduled) return;  // the worker running it (or about to) takes this too
+    strand->scheduled = true;
+    ready.push_back(strand);
+    wake_if_needed();
   }
+
+  // A strand became ready: wake a sleeper unless an awake worker is free to take it.
+  void wake_if_needed() CSERVE_REQUIRES(mu) {
+    const int free_awake = threads - sleeping - busy;
+    if (free_awake < static_cast<int>(ready.size()) && sleeping > 0) work.notify_one();
+  }
+
+  void run_worker() {
+    std::vector<UniqueFunction<void()>> batch;
+    mu.lock();
+    while (true) {
+      if (ready.empty()) {
+        if (stopping) break;
+        ++sleeping;
+        work.wait(mu, [&] {
+          mu.assert_held();
+          return !ready.empty() || stopping;
+        });
+        --sleeping;
+        continue;
+      }
+      std::shared_ptr<StrandState> strand = std::move(ready.front());
+      ready.pop_front();
+      batch.swap(strand->pending);
+      ++busy;
+      if (!ready.empty()) wake_if_needed();
+      mu.unlock();
+      for (auto& fn : batch) fn();
+      batch.clear();  // destroys what the functions held, outside the lock
+      mu.lock();
+      --busy;
+      if (strand->pending.empty()) {
+        strand->scheduled = false;
+      } else {
+        ready.push_back(std::move(strand));  // its next batch, after the strands already waiting
+      }
+    }
+    mu.unlock();
+  }
+
+  void post_after(const std::shared_ptr<StrandState>& strand, Clock::duration delay, UniqueFunction<void()> fn) {
+    detail::MutexLock lock(timers_mu);
+    if (timers_stopping) return;  // the pool is going away: deferred work is dropped
+    const Clock::time_point due = Clock::now() + delay;
+    const bool earliest = timers.empty() || due < timers.begin()->first;
+    timers.emplace(due, Timer{strand, std::move(fn)});
+    if (earliest) timers_changed.notify_one();
+  }
+
+  void run_timers() {
+    timers_mu.lock();
+    while (!timers_stopping) {
+      if (timers.empty()) {
+        timers_changed.wait(timers_mu, [&] {
+          timers_mu.assert_held();
+          return timers_stopping || !timers.empty();
+        });
+        continue;
+      }
+      const Clock::time_point due = timers.begin()->first;
+      if (Clock::now() < due) {
+        timers_changed.wait_until(timers_mu, due, [&] {
+          timers_mu.assert_held();
+          return timers_stopping || timers.empty() || timers.begin()->first < due;
+        });
+        continue;
+      }
+      Timer t = std::move(timers.begin()->second);
+      timers.erase(timers.begin());
+      timers_mu.unlock();
+      post(t.strand, std::move(t.fn));
+      timers_mu.lock();
+    }
+    timers_mu.unlock();
+  }
+
+  const int threads;
+
+  detail::Mutex mu;
+  detail::CondVar work;
+  std::deque<std::shared_ptr<StrandState>> ready CSERVE_GUARDED_BY(mu);
+  int sleeping CSERVE_GUARDED_BY(mu) = 0;  // workers waiting on `work`
+  int busy CSERVE_GUARDED_BY(mu) = 0;      // workers running a batch
+  bool stopping CSERVE_GUARDED_BY(mu) = false;
+
+  struct Timer {
+    std::shared_ptr<StrandState> strand;
+    UniqueFunction<void()> fn;
+  };
+  detail::Mutex timers_mu;
+  detail::CondVar timers_changed;
+  std::multimap<Clock::time_point, Timer> timers CSERVE_GUARDED_BY(timers_mu);
+  bool timers_stopping CSERVE_GUARDED_BY(timers_mu) = false;
+};
+
+namespace {
+
+class PoolStrand final : public Strand {
+ public:
+  explicit PoolStrand(std::shared_ptr<WorkerPool::Impl> pool)
+      : pool_(std::move(pool)), state_(std::make_shared<StrandState>()) {}
+  void post(UniqueFunction<void()> fn) override { pool_->post(state_, std::move(fn)); }
+  void post_after(Clock::duration delay, UniqueFunction<void()> fn) override {
+    pool_->post_after(state_, delay, std::move(fn));
+  }
+
+ private:
+  const std::shared_ptr<WorkerPool::Impl> pool_;
+  // Shared with the ready queue and pending timers, which may outlive this handle.
+  const std::shared_ptr<StrandState> state_;
+};
+
+}  // namespace
+
+WorkerPool::WorkerPool(int threads) : impl_(std::make_shared<Impl>(threads)) {
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([impl = impl_] {
+      set_thread_name("cserve-worker");
+      impl->run_worker();
+    });
+  }
+  timer_thread_ = std::thread([impl = impl_] {
+    set_thread_name("cserve-timers");
+    impl->run_timers();
+  });
 }
 
 WorkerPool::~WorkerPool() { stop(); }
 
-std::unique_ptr<Strand> WorkerPool::make_strand() { return std::make_unique<AsioStrand>(*impl_); }
+std::unique_ptr<Strand> WorkerPool::make_strand() { return std::make_unique<PoolStrand>(impl_); }
 
 void WorkerPool::stop() {
+  std::multimap<Clock::time_point, Impl::Timer> dropped;
   {
     detail::MutexLock lock(impl_->timers_mu);
-    impl_->stopping = true;
-    for (const auto& t : impl_->timers) t->cancel();
+    impl_->timers_stopping = true;
+    dropped.swap(impl_->timers);
   }
-  impl_->work.reset();
+  impl_->timers_changed.notify_all();
+  if (timer_thread_.joinable()) timer_thread_.join();
+  dropped.clear();
+  {
+    detail::MutexLock lock(impl_->mu);
+    impl_->stopping = true;
+  }
+  impl_->work.notify_all();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }

@@ -1,7 +1,19 @@
 // worker_pool.hpp — the threads that run replica code, and strands that serialise each
 // replica's work on them (a replica is an actor: its calls never overlap).
-// Thread-safety: make_strand() and the strands are safe from any thread. stop() joins the threads;
-// call it once, from a thread that is not a worker.
+//
+// Scheduling: a strand with work is either in the pool's ready queue or running on one worker.
+// A worker takes a ready strand and runs everything posted to it so far as one batch; work posted
+// meanwhile waits for the next batch, for which the strand goes to the back of the ready queue —
+// usually to be taken again at once by the same worker, with no other thread woken. A sleeping
+// worker is woken only when a strand becomes ready and no awake worker is free to take it, so a
+// busy replica costs no wake-ups beyond the first, and replicas still run in parallel. (Asio's
+// strands re-post themselves after every batch, which on a multi-threaded io_context wakes
+// another thread each time; bench/README.md measures the difference.) Delayed work waits on one
+// timer thread, which posts it to its strand when due.
+//
+// Thread-safety: make_strand() and the strands are safe from any thread. stop() runs what was
+// posted (dropping delayed work not yet due), then joins the threads; call it once, from a
+// thread that is not a worker.
 #pragma once
 
 #include <cserve/detail/unique_function.hpp>
@@ -38,8 +50,9 @@ class WorkerPool {
   struct Impl;
 
  private:
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;
   std::vector<std::thread> threads_;
+  std::thread timer_thread_;
 };
 
 }  // namespace cserve

@@ -178,7 +178,29 @@ void Connection::start_request() {
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(state_.options.max_header_bytes));
   parser_->body_limit(state_.options.max_body_bytes);
-  read_header();
+  // Usually the whole request is here already (the watch read it): parse it on the spot rather
+  // than through asynchronous reads that would only find it in the buffer.
+  beast::error_code ec;
+  if (parse_buffered(ec)) {
+    exchange_.request_id = request_id_of(parser_->get());
+    timer_.clear();
+    return route(parser_->release());
+  }
+  if (ec) return on_read_error(ec);
+  read_header();  // the rest is still to come
+}
+
+bool Connection::parse_buffered(beast::error_code& ec) {
+  while (buffer_.size() > 0 && !parser_->is_done()) {
+    const std::size_t n = parser_->put(buffer_.data(), ec);
+    buffer_.consume(n);  // what the parser took, even when it needs more (a start line)
+    if (ec == http::error::need_more) {
+      ec = {};
+      return false;
+    }
+    if (ec || n == 0) return false;
+  }
+  return parser_->is_done();
 }
 
 void Connection::read_header() {

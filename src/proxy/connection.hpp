@@ -111,6 +111,9 @@ class Connection final : public AnswerSink, public std::enable_shared_from_this<
   void watch();
   void on_watch(const boost::system::error_code& ec, std::size_t n);
   void start_request();
+  // Feeds the buffered bytes to the parser: true when they hold the whole request; `ec` when they
+  // are malformed or over a limit.
+  bool parse_buffered(boost::system::error_code& ec);
   void read_header();
   void on_header();
   void read_body();

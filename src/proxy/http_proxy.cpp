@@ -4,6 +4,7 @@
 #include "proxy/proxy_state.hpp"
 
 #include "common/asio.hpp"
+#include "common/thread_name.hpp"
 #include "common/logging.hpp"
 
 #include <cserve/error.hpp>
@@ -86,7 +87,10 @@ void HttpProxy::start() {
   impl_->retry_timer.emplace(*impl_->ios[0]);
   impl_->accept();
   for (auto& io : impl_->ios) {
-    impl_->threads.emplace_back([io = io.get()] { io->run(); });
+    impl_->threads.emplace_back([io = io.get()] {
+      set_thread_name("cserve-http");
+      io->run();
+    });
   }
 }
 
