@@ -51,13 +51,14 @@ TEST(WorkerPool, AStrandRunsItsWorkInOrderAndNeverTwoAtOnce) {
 
 // A strand blocked in its work does not hold up another strand.
 TEST(WorkerPool, StrandsRunInParallel) {
-  WorkerPool pool(2);
-  auto blocked = pool.make_strand();
-  auto other = pool.make_strand();
+  // Declared before the pool: its stop() waits for the blocked work, which uses them.
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
   std::promise<void> entered, other_ran;
-  blocked->post([&] {
+  WorkerPool pool(2);
+  auto blocked = pool.make_strand();
+  auto other = pool.make_strand();
+  blocked->post([&entered, released] {
     entered.set_value();
     released.wait();
   });
