@@ -28,7 +28,6 @@ detail::Call make_http_call(std::shared_ptr<AnswerSink> sink, std::uint64_t seq,
                             std::shared_ptr<detail::CallContext> context, HttpEntry entry,
                             std::shared_ptr<InferenceTimer> timer) {
   detail::Call call;
-  const std::string request_id = request.request_id();
   call.context = std::move(context);
   call.run = [sink, seq, entry, timer, req = std::move(request)](detail::ReplicaCallable& target,
                                                                   detail::UniqueFunction<void()> done) mutable {
@@ -68,9 +67,9 @@ detail::Call make_http_call(std::shared_ptr<AnswerSink> sink, std::uint64_t seq,
     if (entry == HttpEntry::kInference) return target.handle_inference(r, std::move(answer));
     target.handle(r, std::move(answer));
   };
-  call.reject = [sink, seq, request_id, timer = std::move(timer)](Failure f) {
+  call.reject = [sink, seq, context = call.context, timer = std::move(timer)](Failure f) {
     if (timer) timer->finished(f.code);
-    sink->answer(seq, failure_response(f, request_id));
+    sink->answer(seq, failure_response(f, context->request_id()));  // the request's own id
   };
   return call;
 }

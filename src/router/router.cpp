@@ -142,7 +142,9 @@ void Router::dispatch(std::shared_ptr<Replica> replica, detail::Call call) {
 }
 
 void Router::drain() {
-  std::vector<std::pair<std::shared_ptr<Replica>, detail::Call>> ready;
+  // Usually one call can go (a completion freed one slot): it needs no list.
+  std::pair<std::shared_ptr<Replica>, detail::Call> first;
+  std::vector<std::pair<std::shared_ptr<Replica>, detail::Call>> more;
   {
     detail::MutexLock lock(mu_);
     while (!queue_.empty()) {
@@ -152,12 +154,17 @@ void Router::drain() {
       }
       auto replica = pick_locked(queue_.front().call.context->multiplexed_model_id());
       if (!replica) break;
-      ready.emplace_back(std::move(replica), std::move(queue_.front().call));
+      if (first.first) {
+        more.emplace_back(std::move(replica), std::move(queue_.front().call));
+      } else {
+        first = {std::move(replica), std::move(queue_.front().call)};
+      }
       queue_.pop_front();
       --live_queued_;
     }
   }
-  for (auto& [replica, call] : ready) dispatch(std::move(replica), std::move(call));
+  if (first.first) dispatch(std::move(first.first), std::move(first.second));
+  for (auto& [replica, call] : more) dispatch(std::move(replica), std::move(call));
 }
 
 void Router::update(std::vector<std::shared_ptr<Replica>> replicas, Config config) {
