@@ -31,8 +31,8 @@
 // Threads: every member function runs on the connection's own I/O thread, except AnswerSink's
 // answer()/post_stream(), which any thread calls: post_stream() posts to the I/O thread, and
 // answer() writes from its thread what its claim lets it write (the fields it then touches are
-// listed with the members). The replica side of a request is in http_call.cpp; streamed answers
-// are in connection_stream.cpp.
+// listed with the members). The replica side of a request is in http_call.cpp; routing and
+// submitting are in connection_route.cpp; streamed answers are in connection_stream.cpp.
 #pragma once
 
 #include "proxy/answer_slot.hpp"
