@@ -82,6 +82,9 @@ struct ServeOptions {
   LoggingOptions logging;
   bool http_enabled = true;        // false: no proxy (handles only)
   int worker_threads = 0;          // threads running replica code; 0 = one per core (at least 2)
+  // HTTP I/O, worker and timer threads scheduled as SCHED_BATCH (Linux): a thread that wakes does
+  // not preempt the one running (docs/operations.md "Threads"). false: the default policy.
+  bool batch_scheduling = true;
   std::optional<double> cpus;      // this node's CPUs for placement; default: the core count
   double gpus = 0;                 // this node's GPUs (ids 0..gpus-1)
   std::map<std::string, double> custom_resources;

@@ -1,7 +1,5 @@
 #include "common/worker_pool.hpp"
 
-#include "common/thread_name.hpp"
-
 #include <cserve/detail/mutex.hpp>
 
 #include <deque>
@@ -145,15 +143,15 @@ class PoolStrand final : public Strand {
 
 }  // namespace
 
-WorkerPool::WorkerPool(int threads) : impl_(std::make_shared<Impl>(threads)) {
+WorkerPool::WorkerPool(int threads, ThreadPolicy policy) : impl_(std::make_shared<Impl>(threads)) {
   for (int i = 0; i < threads; ++i) {
-    threads_.emplace_back([impl = impl_] {
-      set_thread_name("cserve-worker");
+    threads_.emplace_back([impl = impl_, policy] {
+      start_serving_thread("cserve-worker", policy);
       impl->run_worker();
     });
   }
-  timer_thread_ = std::thread([impl = impl_] {
-    set_thread_name("cserve-timers");
+  timer_thread_ = std::thread([impl = impl_, policy] {
+    start_serving_thread("cserve-timers", policy);
     impl->run_timers();
   });
 }

@@ -16,6 +16,8 @@
 // thread that is not a worker.
 #pragma once
 
+#include "common/serving_thread.hpp"
+
 #include <cserve/detail/unique_function.hpp>
 
 #include <chrono>
@@ -39,7 +41,8 @@ class Strand {
 
 class WorkerPool {
  public:
-  explicit WorkerPool(int threads);
+  // `threads` workers and the timer thread, all started with `policy`.
+  explicit WorkerPool(int threads, ThreadPolicy policy = {});
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;

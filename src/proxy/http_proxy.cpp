@@ -4,7 +4,7 @@
 #include "proxy/proxy_state.hpp"
 
 #include "common/asio.hpp"
-#include "common/thread_name.hpp"
+#include "common/serving_thread.hpp"
 #include "common/logging.hpp"
 
 #include <cserve/error.hpp>
@@ -21,7 +21,7 @@ using tcp = asio::ip::tcp;
 }  // namespace
 
 struct HttpProxy::Impl {
-  Impl(HttpOptions o, HttpProxy::LocalHandler local, bool record_metrics) {
+  Impl(HttpOptions o, HttpProxy::LocalHandler local, bool record_metrics, ThreadPolicy p) : policy(p) {
     state.options = std::move(o);
     state.local = std::move(local);
     state.record_metrics = record_metrics;
@@ -53,14 +53,15 @@ struct HttpProxy::Impl {
   std::vector<std::thread> threads;
   std::optional<tcp::acceptor> acceptor;
   std::optional<asio::steady_timer> retry_timer;
+  const ThreadPolicy policy;
   std::size_t next_io = 0;
   int port = 0;
   bool drained = false;
   bool stopped = false;
 };
 
-HttpProxy::HttpProxy(HttpOptions options, LocalHandler local, bool record_metrics)
-    : impl_(std::make_unique<Impl>(std::move(options), std::move(local), record_metrics)) {}
+HttpProxy::HttpProxy(HttpOptions options, LocalHandler local, bool record_metrics, ThreadPolicy policy)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(local), record_metrics, policy)) {}
 
 HttpProxy::~HttpProxy() { stop(); }
 
@@ -87,8 +88,8 @@ void HttpProxy::start() {
   impl_->retry_timer.emplace(*impl_->ios[0]);
   impl_->accept();
   for (auto& io : impl_->ios) {
-    impl_->threads.emplace_back([io = io.get()] {
-      set_thread_name("cserve-http");
+    impl_->threads.emplace_back([io = io.get(), policy = impl_->policy] {
+      start_serving_thread("cserve-http", policy);
       io->run();
     });
   }

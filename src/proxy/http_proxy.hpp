@@ -22,6 +22,8 @@
 
 #include <cserve/serve.hpp>
 
+#include "common/serving_thread.hpp"
+
 #include <functional>
 #include <memory>
 #include <optional>
@@ -35,8 +37,10 @@ class HttpProxy {
   // lets it go on to the routes. Must be quick: it blocks the connection's thread.
   using LocalHandler = ProxyState::LocalHandler;
 
-  // `record_metrics`: count this proxy's requests in the cserve_num_http_* metrics.
-  explicit HttpProxy(HttpOptions options, LocalHandler local = {}, bool record_metrics = true);
+  // `record_metrics`: count this proxy's requests in the cserve_num_http_* metrics. `policy`: how
+  // the I/O threads are scheduled (serving_thread.hpp).
+  explicit HttpProxy(HttpOptions options, LocalHandler local = {}, bool record_metrics = true,
+                     ThreadPolicy policy = {});
   ~HttpProxy();
   HttpProxy(const HttpProxy&) = delete;
   HttpProxy& operator=(const HttpProxy&) = delete;

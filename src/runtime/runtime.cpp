@@ -83,10 +83,11 @@ NodeResources local_node(const ServeOptions& o) {
 Runtime::Runtime(ServeOptions options) : options_(std::move(options)) {
   validate(options_);
   apply_logging(options_.logging);
-  pool_ = std::make_unique<WorkerPool>(options_.worker_threads > 0 ? options_.worker_threads
-                                                                   : std::max(2, cores()));
+  const ThreadPolicy policy{.batch_scheduling = options_.batch_scheduling};
+  pool_ = std::make_unique<WorkerPool>(
+      options_.worker_threads > 0 ? options_.worker_threads : std::max(2, cores()), policy);
   if (options_.http_enabled) {
-    proxy_ = std::make_unique<HttpProxy>(options_.http);
+    proxy_ = std::make_unique<HttpProxy>(options_.http, HttpProxy::LocalHandler{}, true, policy);
     proxy_->start();
   }
   if (options_.grpc.enabled) {
@@ -128,7 +129,8 @@ Runtime::Runtime(ServeOptions options) : options_(std::move(options)) {
     h.host = options_.admin.host;
     h.port = options_.admin.port;
     admin_ = std::make_unique<HttpProxy>(
-        h, [api = admin_api_.get()](const Request& r) { return api->handle(r); }, /*record_metrics=*/false);
+        h, [api = admin_api_.get()](const Request& r) { return api->handle(r); }, /*record_metrics=*/false,
+        ThreadPolicy{.batch_scheduling = options_.batch_scheduling});
     admin_->start();
   }
   if (!options_.cluster.etcd.empty()) {

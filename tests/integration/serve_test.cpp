@@ -8,7 +8,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sched.h>
+
 #include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -477,6 +482,50 @@ TEST(Serve, FunctionDeploymentsServeOverHttp) {
   HttpClient client(serve.http_port());
   EXPECT_EQ(client.get("/hello?name=cserve").body, R"({"hello":"cserve"})");
   EXPECT_EQ(serve.status().applications.at("default").ingress, "hello");
+}
+
+// The scheduling policy of each of this process's threads called `name` (field 41 of its stat).
+std::vector<int> policies_of(const std::string& name) {
+  std::vector<int> policies;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string n;
+    if (!std::getline(comm, n) || n != name) continue;
+    std::ifstream stat_file(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));  // from field 3 on
+    std::string field;
+    for (int i = 3; i <= 41 && fields >> field; ++i) {
+      if (i == 41) policies.push_back(std::stoi(field));
+    }
+  }
+  return policies;
+}
+
+// Each thread takes its policy before its name: a thread seen by name has its policy.
+TEST(Serve, ServingThreadsRunUnderTheBatchPolicyUnlessTurnedOff) {
+  const auto started = [](std::size_t workers) {
+    return test::wait_until([&] {
+      return policies_of("cserve-http").size() == 1 && policies_of("cserve-worker").size() == workers &&
+             policies_of("cserve-timers").size() == 1;
+    });
+  };
+  const auto all = [](std::size_t n, int policy) { return std::vector<int>(n, policy); };
+  ServeOptions o;
+  o.worker_threads = 3;
+  {
+    Serve serve = start_local(o);
+    ASSERT_TRUE(started(3));
+    EXPECT_EQ(policies_of("cserve-http"), all(1, SCHED_BATCH));
+    EXPECT_EQ(policies_of("cserve-worker"), all(3, SCHED_BATCH));
+    EXPECT_EQ(policies_of("cserve-timers"), all(1, SCHED_BATCH));
+  }
+  o.batch_scheduling = false;
+  Serve serve = start_local(o);
+  ASSERT_TRUE(started(3));
+  EXPECT_EQ(policies_of("cserve-http"), all(1, SCHED_OTHER));
+  EXPECT_EQ(policies_of("cserve-worker"), all(3, SCHED_OTHER));
+  EXPECT_EQ(policies_of("cserve-timers"), all(1, SCHED_OTHER));
 }
 
 TEST(Serve, SeveralIoThreadsServeConcurrentClients) {

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sched.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -119,6 +121,21 @@ TEST(WorkerPool, StopRunsWhatWasPostedAndDropsDelayedWork) {
     a->post_after(1ms, [&] { delayed_ran = true; });  // after stop: dropped
   }
   EXPECT_FALSE(delayed_ran.load());
+}
+
+// The policy each of the pool's threads runs under, seen from the work itself.
+std::pair<int, int> policies_seen(ThreadPolicy policy) {
+  WorkerPool pool(2, policy);
+  auto strand = pool.make_strand();
+  std::promise<int> worker, timer;
+  strand->post([&] { worker.set_value(sched_getscheduler(0)); });
+  strand->post_after(1ms, [&] { timer.set_value(sched_getscheduler(0)); });  // posted by the timer thread
+  return {worker.get_future().get(), timer.get_future().get()};
+}
+
+TEST(WorkerPool, ThreadsRunUnderTheBatchPolicyUnlessToldOtherwise) {
+  EXPECT_EQ(policies_seen({}), std::make_pair(SCHED_BATCH, SCHED_BATCH));
+  EXPECT_EQ(policies_seen({.batch_scheduling = false}), std::make_pair(SCHED_OTHER, SCHED_OTHER));
 }
 
 }  // namespace
