@@ -2,6 +2,9 @@
 
 #include <cserve/detail/mutex.hpp>
 
+#include <sched.h>
+
+#include <algorithm>
 #include <deque>
 #include <map>
 
@@ -30,10 +33,17 @@ struct WorkerPool::Impl {
     wake_if_needed();
   }
 
-  // A strand became ready: wake a sleeper unless an awake worker is free to take it.
+  // A strand became ready: wake a sleeper unless an awake worker is free to take it. The sleeper
+  // that last ran on this CPU, if any, else the last to sleep (its caches are the warmest).
   void wake_if_needed() CSERVE_REQUIRES(mu) {
-    const int free_awake = threads - sleeping - busy;
-    if (free_awake < static_cast<int>(ready.size()) && sleeping > 0) work.notify_one();
+    const int free_awake = threads - static_cast<int>(sleepers.size()) - busy;
+    if (free_awake >= static_cast<int>(ready.size()) || sleepers.empty()) return;
+    const int cpu = sched_getcpu();
+    auto it = std::find_if(sleepers.rbegin(), sleepers.rend(), [cpu](const Sleeper* s) { return s->cpu == cpu; });
+    Sleeper* s = it != sleepers.rend() ? *it : sleepers.back();
+    std::erase(sleepers, s);
+    s->woken = true;
+    s->cv.notify_one();
   }
 
   void run_worker() {
@@ -42,12 +52,14 @@ struct WorkerPool::Impl {
     while (true) {
       if (ready.empty()) {
         if (stopping) break;
-        ++sleeping;
-        work.wait(mu, [&] {
+        Sleeper me;
+        me.cpu = sched_getcpu();
+        sleepers.push_back(&me);
+        me.cv.wait(mu, [&] {
           mu.assert_held();
-          return !ready.empty() || stopping;
+          return me.woken || stopping;
         });
-        --sleeping;
+        if (!me.woken) std::erase(sleepers, &me);
         continue;
       }
       std::shared_ptr<StrandState> strand = std::move(ready.front());
@@ -107,10 +119,16 @@ struct WorkerPool::Impl {
 
   const int threads;
 
+  // A worker waiting for work, on a condition variable of its own so that a wake picks which.
+  struct Sleeper {
+    detail::CondVar cv;
+    int cpu = -1;        // where it ran last
+    bool woken = false;  // taken off `sleepers` by the waker
+  };
+
   detail::Mutex mu;
-  detail::CondVar work;
   std::deque<std::shared_ptr<StrandState>> ready CSERVE_GUARDED_BY(mu);
-  int sleeping CSERVE_GUARDED_BY(mu) = 0;  // workers waiting on `work`
+  std::vector<Sleeper*> sleepers CSERVE_GUARDED_BY(mu);  // the last to sleep at the back
   int busy CSERVE_GUARDED_BY(mu) = 0;      // workers running a batch
   bool stopping CSERVE_GUARDED_BY(mu) = false;
 
@@ -173,8 +191,8 @@ void WorkerPool::stop() {
   {
     detail::MutexLock lock(impl_->mu);
     impl_->stopping = true;
+    for (Impl::Sleeper* s : impl_->sleepers) s->cv.notify_one();
   }
-  impl_->work.notify_all();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }

@@ -6,10 +6,13 @@
 // meanwhile waits for the next batch, for which the strand goes to the back of the ready queue —
 // usually to be taken again at once by the same worker, with no other thread woken. A sleeping
 // worker is woken only when a strand becomes ready and no awake worker is free to take it, so a
-// busy replica costs no wake-ups beyond the first, and replicas still run in parallel. (Asio's
-// strands re-post themselves after every batch, which on a multi-threaded io_context wakes
-// another thread each time; bench/README.md measures the difference.) Delayed work waits on one
-// timer thread, which posts it to its strand when due.
+// busy replica costs no wake-ups beyond the first, and replicas still run in parallel. The one
+// woken is a worker that last ran on the waking thread's CPU if one sleeps, else the last to
+// sleep: the kernel usually runs a woken thread where it ran before, and a worker woken onto
+// another busy CPU waits there (serving threads do not preempt, serving_thread.hpp) while the
+// waker's CPU, soon idle, could have run it. (Asio's strands re-post themselves after every
+// batch, which on a multi-threaded io_context wakes another thread each time.) bench/README.md
+// measures both. Delayed work waits on one timer thread, which posts it to its strand when due.
 //
 // Thread-safety: make_strand() and the strands are safe from any thread. stop() runs what was
 // posted (dropping delayed work not yet due), then joins the threads; call it once, from a
