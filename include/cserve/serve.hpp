@@ -25,7 +25,9 @@ namespace cserve {
 struct HttpOptions {
   std::string host = "127.0.0.1";
   int port = 8000;                          // 0 = any free port (see Serve::http_port)
-  int io_threads = 1;                       // threads that parse, route and write HTTP
+  // Threads that parse, route and write HTTP. Two: with one, on a small machine, it and the
+  // worker running a busy replica end up taking turns on one CPU (bench/README.md).
+  int io_threads = 2;
   std::size_t max_body_bytes = 10u << 20;   // a larger body answers 413
   std::size_t max_header_bytes = 16u << 10; // larger request headers answer 431
   double header_timeout_s = 10;             // from a request's first byte to its last header byte

@@ -128,6 +128,7 @@ Runtime::Runtime(ServeOptions options) : options_(std::move(options)) {
     HttpOptions h;
     h.host = options_.admin.host;
     h.port = options_.admin.port;
+    h.io_threads = 1;  // the admin API is not on the request path
     admin_ = std::make_unique<HttpProxy>(
         h, [api = admin_api_.get()](const Request& r) { return api->handle(r); }, /*record_metrics=*/false,
         ThreadPolicy{.batch_scheduling = options_.batch_scheduling});

@@ -506,7 +506,7 @@ std::vector<int> policies_of(const std::string& name) {
 TEST(Serve, ServingThreadsRunUnderTheBatchPolicyUnlessTurnedOff) {
   const auto started = [](std::size_t workers) {
     return test::wait_until([&] {
-      return policies_of("cserve-http").size() == 1 && policies_of("cserve-worker").size() == workers &&
+      return policies_of("cserve-http").size() == 2 && policies_of("cserve-worker").size() == workers &&
              policies_of("cserve-timers").size() == 1;
     });
   };
@@ -516,14 +516,14 @@ TEST(Serve, ServingThreadsRunUnderTheBatchPolicyUnlessTurnedOff) {
   {
     Serve serve = start_local(o);
     ASSERT_TRUE(started(3));
-    EXPECT_EQ(policies_of("cserve-http"), all(1, SCHED_BATCH));
+    EXPECT_EQ(policies_of("cserve-http"), all(2, SCHED_BATCH));
     EXPECT_EQ(policies_of("cserve-worker"), all(3, SCHED_BATCH));
     EXPECT_EQ(policies_of("cserve-timers"), all(1, SCHED_BATCH));
   }
   o.batch_scheduling = false;
   Serve serve = start_local(o);
   ASSERT_TRUE(started(3));
-  EXPECT_EQ(policies_of("cserve-http"), all(1, SCHED_OTHER));
+  EXPECT_EQ(policies_of("cserve-http"), all(2, SCHED_OTHER));
   EXPECT_EQ(policies_of("cserve-worker"), all(3, SCHED_OTHER));
   EXPECT_EQ(policies_of("cserve-timers"), all(1, SCHED_OTHER));
 }
